@@ -1,0 +1,42 @@
+"""Domain errors. The CLI and the app turn these into one-line messages; nothing else reaches a user.
+
+Every message names the problem and the fix, so a user never needs a traceback to know what to do.
+"""
+
+from __future__ import annotations
+
+
+class QAError(Exception):
+    """Base class: anything a user can cause or fix."""
+
+
+class SettingsError(QAError, ValueError):
+    """A setting or argument has a value we cannot use."""
+
+
+class CorpusError(QAError):
+    """The corpus as a whole cannot be read (missing folder, nothing readable)."""
+
+
+class UnreadableDocument(QAError):
+    """One file cannot be read; the build reports it by name and indexes the rest."""
+
+
+class IndexMissingError(QAError):
+    """There is no index where one was expected."""
+
+
+class IndexCorruptError(QAError):
+    """The index exists but fails its checks (checksums, format version, model)."""
+
+
+class IndexBusyError(QAError):
+    """Another process is rebuilding the same index."""
+
+
+class QuestionError(QAError, ValueError):
+    """The question (or its options such as k) cannot be answered as given."""
+
+
+class ModelError(QAError):
+    """The embedding model cannot be loaded."""

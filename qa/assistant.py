@@ -1,0 +1,136 @@
+"""``Assistant.load(dir).ask(question)``: the one entry point the CLI, the app and the evaluation call.
+
+Example::
+
+    >>> assistant = Assistant.load("index")
+    >>> result = assistant.ask("When did Russia withdraw its S-300 systems from Syria?", k=3)
+    >>> result.passages[0].publisher, result.passages[0].date
+    ('Institute for the Study of War', '2024-11-30')
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa import store
+from qa.embedding import Embedder, embedder_for
+from qa.errors import IndexCorruptError, QuestionError
+from qa.records import Passage, Result
+from qa.settings import DEFAULT, Settings
+
+MAX_QUESTION_CHARS = 2000
+
+
+def check_question(question: Any) -> str:
+    """The question, stripped; QuestionError for anything that cannot be searched."""
+    if not isinstance(question, str):
+        raise QuestionError("the question must be text: type a question")
+    question = "".join(ch for ch in question if unicodedata.category(ch)[0] != "C" or ch in "\t\n").strip()
+    if not question:
+        raise QuestionError("the question is empty: type a question")
+    if not any(ch.isalnum() for ch in question):
+        raise QuestionError("the question has no words, only punctuation or symbols: type a question in words")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionError(
+            f"the question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}: "
+            "ask something shorter, or search for a key sentence of it"
+        )
+    return question
+
+
+def check_k(k: Any, max_k: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer):
+        try:
+            k = int(str(k).strip())
+        except ValueError:
+            raise QuestionError(f"k must be a whole number, not {k!r}: use for example -k 5") from None
+    if not 1 <= k <= max_k:
+        raise QuestionError(f"k={k} is out of range: ask for between 1 and {max_k} passages")
+    return int(k)
+
+
+class Assistant:
+    def __init__(self, data: store.IndexData, embedder: Embedder, index_dir: Path, settings: Settings = DEFAULT):
+        self.data = data
+        self.embedder = embedder
+        self.index_dir = index_dir
+        self.settings = settings
+        self._reload_lock = threading.Lock()
+
+    @classmethod
+    def load(cls, index_dir: str | Path = "index", *, embedder: Embedder | None = None,
+             settings: Settings = DEFAULT) -> Assistant:
+        index_dir = Path(index_dir)
+        data = store.load(index_dir)
+        embedder = embedder or embedder_for(data.manifest["model"]["name"])
+        cls._check_model(data, embedder)
+        return cls(data, embedder, index_dir, settings)
+
+    @staticmethod
+    def _check_model(data: store.IndexData, embedder: Embedder) -> None:
+        model = data.manifest["model"]
+        if model.get("fingerprint") != embedder.fingerprint or model.get("dim") != embedder.dim:
+            raise IndexCorruptError(
+                f"the index at {data.path.parent.parent} was embedded with a different model "
+                f"({model.get('name')}, {model.get('fingerprint')}) than the one loaded "
+                f"({embedder.name}, {embedder.fingerprint}): rebuild it with `qa index --full`"
+            )
+
+    def reload_if_changed(self) -> bool:
+        """Pick up a generation swapped in by a rebuild; questions keep using the old one until it is loaded."""
+        live = store.current_generation(self.index_dir)
+        if live is None or live.name == self.data.generation:
+            return False
+        with self._reload_lock:
+            if live.name == self.data.generation:
+                return False
+            data = store.load(self.index_dir)
+            self._check_model(data, self.embedder)
+            self.data = data  # one assignment: a question in flight keeps the object it started with
+            return True
+
+    def ask(self, question: str, k: int | None = None) -> Result:
+        question = check_question(question)
+        k = check_k(self.settings.default_k if k is None else k, self.settings.max_k)
+        data = self.data
+        started = time.perf_counter()
+        query = self.embedder.embed([question])
+        embedded = time.perf_counter()
+        scores, rows = data.faiss_index.search(query, min(k, len(data.chunks)))
+        passages = tuple(
+            self._passage(data, int(row), rank, float(score))
+            for rank, (row, score) in enumerate(zip(rows[0], scores[0], strict=True), 1)
+            if row >= 0
+        )
+        done = time.perf_counter()
+        timings = {"embed": (embedded - started) * 1000, "search": (done - embedded) * 1000}
+        return Result(question=question, passages=passages, mode="dense", timings_ms=timings)
+
+    @staticmethod
+    def _passage(data: store.IndexData, row: int, rank: int, score: float) -> Passage:
+        chunk = data.chunk(row)
+        doc = data.documents[int(data.chunks.doc[row])]
+        return Passage(
+            rank=rank, score=round(score, 6), source=doc.source, title=doc.title, publisher=doc.publisher,
+            date=doc.date, path=doc.path, doc_id=doc.doc_id, chunk_id=chunk.chunk_id, start=chunk.start,
+            end=chunk.end, page=chunk.page, section=chunk.section, text=chunk.text,
+        )
+
+    def info(self) -> dict[str, Any]:
+        """What the index holds, for the app's panel and `qa info`."""
+        manifest = self.data.manifest
+        return {
+            "index": str(self.index_dir),
+            "generation": self.data.generation,
+            "documents": manifest["counts"]["documents"],
+            "chunks": manifest["counts"]["chunks"],
+            "model": manifest["model"]["name"],
+            "built_at": manifest["built_at"],
+            "sources": sorted({(d.source, d.path) for d in self.data.documents}),
+        }

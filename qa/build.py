@@ -1,0 +1,262 @@
+"""Incremental rebuild: read the corpus, find what changed, embed only what was never embedded, swap atomically.
+
+Reuse happens at three levels, cheapest first:
+1. a file whose bytes are unchanged is not parsed again (its documents come from the previous generation);
+2. a document whose fingerprint is unchanged keeps its chunks and vectors from the previous generation;
+3. any other chunk looks its text up in the embedding cache, keyed by model and the exact text the model reads.
+Only what misses all three is embedded, in batches committed to the cache as they finish, so a killed build
+loses at most one batch of work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from qa import readers, store
+from qa.cache import EmbeddingCache, text_key
+from qa.chunking import chunk_document, embedding_text
+from qa.embedding import Embedder
+from qa.errors import CorpusError, IndexBusyError, IndexCorruptError, IndexMissingError, UnreadableDocument
+from qa.records import Document
+from qa.settings import DEFAULT, Settings
+
+EMBED_BLOCK = 256  # texts per cache commit
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    unchanged: int
+    problems: tuple[readers.Problem, ...]
+    documents: int
+    chunks: int
+    chunks_embedded: int
+    chunks_reused: int
+    seconds: float
+    generation: str
+    notes: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k != "problems"}
+        data["problems"] = [{"path": p.path, "reason": p.reason} for p in self.problems]
+        return data
+
+
+def document_fingerprint(doc: Document) -> str:
+    return hashlib.sha256(json.dumps(doc.to_dict(), sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _previous(
+    index_dir: Path, embedder: Embedder, settings: Settings, full: bool
+) -> tuple[store.IndexData | None, str | None]:
+    """The previous generation if it can be reused, with a note when it cannot."""
+    if full:
+        return None, None
+    try:
+        prev = store.load(index_dir, with_vectors=True)
+    except IndexMissingError:
+        return None, None
+    except IndexCorruptError as exc:
+        return None, f"previous index not reused ({exc}); building from scratch"
+    model = prev.manifest.get("model", {})
+    if model.get("fingerprint") != embedder.fingerprint or prev.manifest.get("chunking") != settings.chunk.to_dict():
+        return None, "previous index used another model or chunk settings; building from scratch"
+    return prev, None
+
+
+def _read_corpus(
+    corpus: Path, prev: store.IndexData | None
+) -> tuple[list[Document], list[readers.Problem], dict[str, str]]:
+    files, problems = readers.list_corpus_files(corpus)
+    prev_by_path: dict[str, list[Document]] = {}
+    prev_sha: dict[str, str] = {}
+    if prev is not None:
+        for doc in prev.documents:
+            prev_by_path.setdefault(doc.path, []).append(doc)
+        prev_sha = prev.manifest.get("file_sha256", {})
+    documents: list[Document] = []
+    file_sha: dict[str, str] = {}
+    for path, rel in files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            problems.append(readers.Problem(rel, f"cannot read file ({exc.strerror or exc}): check its permissions"))
+            continue
+        sha = hashlib.sha256(data).hexdigest()
+        if prev_sha.get(rel) == sha and rel in prev_by_path:
+            documents.extend(prev_by_path[rel])
+            file_sha[rel] = sha
+            continue
+        try:
+            result = readers.read_document(path, rel, data)
+        except UnreadableDocument as exc:
+            problems.append(readers.Problem(rel, str(exc)))
+            continue
+        documents.extend(result.documents)
+        problems.extend(result.problems)
+        file_sha[rel] = sha
+    return documents, problems, file_sha
+
+
+def build_index(
+    corpus: Path,
+    index_dir: Path,
+    embedder: Embedder,
+    *,
+    settings: Settings = DEFAULT,
+    full: bool = False,
+    progress: bool = True,
+    lock_timeout: float = 0,
+) -> BuildReport:
+    """Bring the index in ``index_dir`` up to date with ``corpus`` (a folder or one file)."""
+    settings.chunk.check_fits(embedder.max_tokens)
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(index_dir / "build.lock"))
+    try:
+        lock.acquire(timeout=lock_timeout)
+    except Timeout as exc:
+        raise IndexBusyError(
+            f"another `qa index` is rebuilding {index_dir}: wait for it to finish, then run this again"
+        ) from exc
+    try:
+        return _build_locked(Path(corpus), index_dir, embedder, settings, full, progress)
+    finally:
+        lock.release()
+
+
+def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: Settings, full: bool,
+                  progress: bool) -> BuildReport:
+    started = time.perf_counter()
+    store.prune(index_dir)
+    prev, note = _previous(index_dir, embedder, settings, full)
+    documents, problems, file_sha = _read_corpus(corpus, prev)
+    if not documents:
+        first = f" ({len(problems)} files could not be read; {problems[0].path}: {problems[0].reason})"
+        raise CorpusError(
+            f"no readable documents in {corpus}"
+            + (first if problems else "")
+            + ": add .txt, .md, .html, .pdf, .docx or .jsonl files; the existing index was left as it was"
+        )
+    documents.sort(key=lambda d: d.doc_id)
+    fingerprints = [document_fingerprint(d) for d in documents]
+
+    prev_rows: dict[str, tuple[str, np.ndarray]] = {}
+    if prev is not None:
+        prints = prev.manifest.get("documents", {})
+        doc_rows = np.arange(len(prev.chunks))
+        bounds = np.searchsorted(prev.chunks.doc, np.arange(len(prev.documents) + 1))
+        for i, doc in enumerate(prev.documents):
+            prev_rows[doc.doc_id] = (prints.get(doc.doc_id, ""), doc_rows[bounds[i]:bounds[i + 1]])
+
+    cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dim)
+    try:
+        parts, table_parts, pending = [], [], {}
+        reused = 0
+        for d, (doc, fp) in enumerate(zip(documents, fingerprints, strict=True)):
+            old = prev_rows.get(doc.doc_id)
+            if old is not None and old[0] == fp and prev is not None:
+                rows = old[1]
+                parts.append(("prev", rows))
+                table_parts.append((np.full(len(rows), d, np.int32), prev.chunks.start[rows], prev.chunks.end[rows]))
+                reused += len(rows)
+                continue
+            chunks = chunk_document(doc, embedder.token_spans, settings.chunk)
+            keys = []
+            for chunk in chunks:
+                text = embedding_text(doc, chunk, embedder.token_spans, settings.chunk)
+                key = text_key(text)
+                pending.setdefault(key, text)
+                keys.append(key)
+            parts.append(("keys", keys))
+            table_parts.append((
+                np.full(len(chunks), d, np.int32),
+                np.array([c.start for c in chunks], np.int64),
+                np.array([c.end for c in chunks], np.int64),
+            ))
+        vectors_by_key, embedded, cache_hits = _embed_pending(pending, cache, embedder, settings, progress)
+    finally:
+        cache.close()
+    reused += cache_hits
+
+    prev_prints = prev.manifest.get("documents", {}) if prev else {}
+    current = {d.doc_id: fp for d, fp in zip(documents, fingerprints, strict=True)}
+    if prev is not None and current == prev_prints and prev.manifest.get("file_sha256") == file_sha:
+        # Nothing changed: keep the live generation rather than writing an identical one.
+        return BuildReport(
+            added=(), changed=(), removed=(), unchanged=len(current), problems=tuple(problems),
+            documents=len(documents), chunks=len(prev.chunks), chunks_embedded=0, chunks_reused=len(prev.chunks),
+            seconds=round(time.perf_counter() - started, 3), generation=prev.generation,
+        )
+
+    vectors = np.zeros((sum(len(p[1]) for p in parts), embedder.dim), dtype=np.float32)
+    row = 0
+    for kind, items in parts:
+        n = len(items)
+        if kind == "prev":
+            vectors[row:row + n] = prev.vectors[items]
+        elif n:
+            vectors[row:row + n] = np.stack([vectors_by_key[k] for k in items])
+        row += n
+    chunks = store.ChunkTable(*(np.concatenate(column) for column in zip(*table_parts, strict=True)))
+
+    import faiss
+
+    faiss_index = faiss.IndexFlatIP(embedder.dim)
+    faiss_index.add(vectors)
+
+    added = tuple(sorted(set(current) - set(prev_prints)))
+    changed = tuple(sorted(k for k in current if k in prev_prints and prev_prints[k] != current[k]))
+    removed = tuple(sorted(set(prev_prints) - set(current)))
+    seconds = time.perf_counter() - started
+    manifest = {
+        "model": {"name": embedder.name, "fingerprint": embedder.fingerprint, "dim": embedder.dim,
+                  "max_tokens": embedder.max_tokens},
+        "chunking": settings.chunk.to_dict(),
+        "index": {"kind": "flat", "metric": "inner_product"},
+        "corpus": str(corpus.resolve()),
+        "counts": {"documents": len(documents), "chunks": len(vectors), "problems": len(problems)},
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "build_seconds": round(seconds, 3),
+        "documents": current,
+        "file_sha256": file_sha,
+        "problems": [{"path": p.path, "reason": p.reason} for p in problems],
+    }
+    gen = store.write_generation(index_dir, manifest=manifest, documents=documents, chunks=chunks,
+                                 vectors=vectors, faiss_index=faiss_index)
+    return BuildReport(
+        added=added, changed=changed, removed=removed, unchanged=len(current) - len(added) - len(changed),
+        problems=tuple(problems), documents=len(documents), chunks=len(vectors), chunks_embedded=embedded,
+        chunks_reused=reused, seconds=round(time.perf_counter() - started, 3), generation=gen.name,
+        notes=(note,) if note else (),
+    )
+
+
+def _embed_pending(pending: dict[bytes, str], cache: EmbeddingCache, embedder: Embedder, settings: Settings,
+                   progress: bool) -> tuple[dict[bytes, np.ndarray], int, int]:
+    """Vectors for every pending text: from the cache where present, else embedded and cached block by block."""
+    keys = list(pending)
+    found = cache.get_many(keys)
+    missing = [k for k in keys if k not in found]
+    # Sorting by length keeps similar lengths in a batch: less padding, faster embedding.
+    missing.sort(key=lambda k: len(pending[k]))
+    from tqdm import tqdm
+
+    with tqdm(total=len(missing), desc="embedding", unit="chunk", disable=not progress or not missing) as bar:
+        for i in range(0, len(missing), EMBED_BLOCK):
+            block = missing[i:i + EMBED_BLOCK]
+            vectors = embedder.embed([pending[k] for k in block], batch_size=settings.batch_size)
+            cache.put_many(zip(block, vectors, strict=True))
+            found.update(zip(block, vectors, strict=True))
+            bar.update(len(block))
+    return found, len(missing), len(keys) - len(missing)

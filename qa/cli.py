@@ -1,0 +1,101 @@
+"""The `qa` command: a thin face over the library. Errors become one line and a non-zero exit, never a traceback.
+
+Paths default to ``corpus/`` and ``index/`` in the current folder; ``QA_CORPUS`` and ``QA_INDEX`` override them,
+``QA_MODEL`` picks the embedder (``hashing-64`` makes tests fast).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from qa.errors import QAError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _corpus_default() -> Path:
+    return Path(os.environ.get("QA_CORPUS", "corpus"))
+
+
+def _index_default() -> Path:
+    return Path(os.environ.get("QA_INDEX", "index"))
+
+
+def _embedder(args: argparse.Namespace):
+    from qa.embedding import PACKAGED_MODEL, embedder_for
+
+    return embedder_for(os.environ.get("QA_MODEL", PACKAGED_MODEL), device=getattr(args, "device", None))
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from qa.build import build_index
+    from qa.render import report_text
+
+    report = build_index(args.corpus, args.index, _embedder(args), full=args.full, progress=not args.quiet)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(report_text(report))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from qa.assistant import Assistant
+    from qa.render import result_text
+
+    assistant = Assistant.load(args.index)
+    result = assistant.ask(args.question, k=args.k)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(result_text(result))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description="Ask questions over a folder of documents, offline.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    index = sub.add_parser("index", help="build or update the index from the corpus",
+                           description="Build the index from the corpus, re-embedding only what changed.")
+    index.add_argument("--corpus", type=Path, default=_corpus_default(),
+                       help="folder (or single file) of documents (default: corpus/ or $QA_CORPUS)")
+    index.add_argument("--index", type=Path, default=_index_default(),
+                       help="index folder (default: index/ or $QA_INDEX)")
+    index.add_argument("--full", action="store_true", help="rebuild from scratch instead of incrementally")
+    index.add_argument("--device", help="embedding device, e.g. cpu or cuda (default: GPU if present)")
+    index.add_argument("--json", action="store_true", help="print the build report as JSON")
+    index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    index.set_defaults(func=cmd_index)
+
+    ask = sub.add_parser("ask", help="answer a question from the index",
+                         description="Show the passages that answer QUESTION, each with its source.")
+    ask.add_argument("question", metavar="QUESTION")
+    ask.add_argument("--index", type=Path, default=_index_default(),
+                     help="index folder (default: index/ or $QA_INDEX)")
+    ask.add_argument("-k", default=5, help="number of passages (default: 5)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.set_defaults(func=cmd_ask)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except QAError as exc:
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("qa: interrupted; the index was left as it was", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Pure: results and build reports as text for the terminal."""
+
+from __future__ import annotations
+
+import textwrap
+
+from qa.build import BuildReport
+from qa.records import Passage, Result
+
+
+def location(passage: Passage) -> str:
+    """``"isw.md, p. 3, § Key Takeaways, chars 120-870"``."""
+    parts = [passage.path]
+    if passage.page:
+        parts.append(f"p. {passage.page}")
+    if passage.section:
+        parts.append(f"§ {passage.section}")
+    parts.append(f"chars {passage.start}-{passage.end}")
+    return ", ".join(parts)
+
+
+def result_text(result: Result, width: int = 100) -> str:
+    lines = []
+    if result.answer:
+        lines += [f"Answer: {result.answer.text}", f"        — {result.answer.source}", ""]
+    if not result.passages:
+        lines.append("No passages found.")
+    for p in result.passages:
+        lines.append(f"[{p.rank}] {p.source}  (score {p.score:.3f})")
+        lines.append(f"    {location(p)}")
+        lines += textwrap.wrap(" ".join(p.text.split()), width, initial_indent="    ", subsequent_indent="    ")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def report_text(report: BuildReport) -> str:
+    lines = [
+        f"Indexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f} s "
+        f"(generation {report.generation}).",
+        f"Documents: {len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
+        f"{report.unchanged} unchanged, {len(report.problems)} unreadable.",
+        f"Chunks: {report.chunks_embedded} embedded, {report.chunks_reused} reused.",
+    ]
+    lines += [f"Note: {note}" for note in report.notes]
+    if report.problems:
+        lines.append("Could not read:")
+        lines += [f"  {p.path}: {p.reason}" for p in report.problems]
+    return "\n".join(lines) + "\n"

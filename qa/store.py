@@ -1,0 +1,234 @@
+"""The index on disk: generations written beside the current one and swapped in atomically.
+
+Layout of an index folder::
+
+    index/CURRENT                      name of the live generation (replaced with os.replace: atomic)
+    index/generations/g-<n>-<time>/    manifest.json, vectors.faiss, vectors.npy, chunks.npz, documents.jsonl
+    index/cache/embeddings.sqlite      embedding cache shared by all generations
+    index/build.lock                   held while a build runs
+
+A generation is complete before CURRENT names it, so killing a build at any moment leaves the previous index
+loadable. Every file's sha256 is in the manifest, and loading refuses anything that does not match. No pickle:
+JSON, numpy arrays loaded with ``allow_pickle=False`` and FAISS's own format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.errors import IndexCorruptError, IndexMissingError
+from qa.records import Chunk, Document
+from qa.settings import FORMAT_VERSION
+
+REBUILD_HINT = "rebuild it with `qa index --full`"
+CURRENT = "CURRENT"
+GENERATIONS = "generations"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class ChunkTable:
+    """Chunks as columns (one row per vector): the text lives once, in the documents."""
+
+    doc: np.ndarray  # int32 row into documents
+    start: np.ndarray  # int64 character offsets into the document text
+    end: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.doc)
+
+    @classmethod
+    def empty(cls) -> ChunkTable:
+        return cls(np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, np.int64))
+
+
+@dataclass
+class IndexData:
+    """Everything one generation holds, in memory."""
+
+    path: Path
+    manifest: dict[str, Any]
+    documents: list[Document]
+    chunks: ChunkTable
+    faiss_index: Any
+    vectors: np.ndarray | None = None  # memory-mapped, only when a build asks for it
+
+    def chunk(self, row: int) -> Chunk:
+        doc = self.documents[int(self.chunks.doc[row])]
+        start, end = int(self.chunks.start[row]), int(self.chunks.end[row])
+        first = int(np.searchsorted(self.chunks.doc, self.chunks.doc[row], side="left"))
+        return Chunk(
+            chunk_id=f"{doc.doc_id}::{row - first}",
+            doc_id=doc.doc_id,
+            index=row - first,
+            start=start,
+            end=end,
+            text=doc.text[start:end],
+            page=doc.page_at(start),
+            section=doc.section_at(start),
+        )
+
+    @property
+    def generation(self) -> str:
+        return self.path.name
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    """The live generation's folder, or None when there is no index yet."""
+    try:
+        name = (index_dir / CURRENT).read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise IndexCorruptError(f"cannot read {index_dir / CURRENT} ({exc}): {REBUILD_HINT}") from exc
+    if not name or "/" in name or name.startswith("."):
+        raise IndexCorruptError(f"{index_dir / CURRENT} does not name a generation: {REBUILD_HINT}")
+    return index_dir / GENERATIONS / name
+
+
+def read_manifest(gen: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((gen / "manifest.json").read_text())
+    except FileNotFoundError as exc:
+        raise IndexCorruptError(f"index generation {gen} has no manifest.json: {REBUILD_HINT}") from exc
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(
+            f"the index manifest {gen / 'manifest.json'} is not valid JSON: {REBUILD_HINT}"
+        ) from exc
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        version = manifest.get("format_version") if isinstance(manifest, dict) else None
+        raise IndexCorruptError(
+            f"the index at {gen.parent.parent} has format version {version}, this qa reads {FORMAT_VERSION}: "
+            f"{REBUILD_HINT}"
+        )
+    return manifest
+
+
+def load(index_dir: Path, *, with_vectors: bool = False, verify: bool = True) -> IndexData:
+    """Load and check the live generation; raise IndexMissingError / IndexCorruptError with the fix."""
+    import faiss
+
+    index_dir = Path(index_dir)
+    gen = current_generation(index_dir)
+    if gen is None:
+        raise IndexMissingError(f"no index in {index_dir}: build one with `qa index`")
+    if not gen.is_dir():
+        raise IndexCorruptError(f"the live index generation {gen} is missing: {REBUILD_HINT}")
+    manifest = read_manifest(gen)
+    if verify:
+        for name, meta in manifest.get("files", {}).items():
+            path = gen / name
+            if not path.is_file() or path.stat().st_size != meta["bytes"] or sha256_file(path) != meta["sha256"]:
+                raise IndexCorruptError(f"index file {path} does not match its checksum: {REBUILD_HINT}")
+    try:
+        documents = [Document.from_dict(json.loads(line)) for line in (gen / "documents.jsonl").open()]
+        with np.load(gen / "chunks.npz", allow_pickle=False) as table:
+            chunks = ChunkTable(table["doc"], table["start"], table["end"])
+        faiss_index = faiss.read_index(str(gen / "vectors.faiss"))
+        vectors = np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False) if with_vectors else None
+    except Exception as exc:  # a damaged file in any of three formats: one message and the fix
+        raise IndexCorruptError(f"the index at {gen} cannot be read ({type(exc).__name__}): {REBUILD_HINT}") from exc
+    if faiss_index.ntotal != len(chunks) or manifest["counts"]["chunks"] != len(chunks):
+        raise IndexCorruptError(f"the index at {gen} has mismatched vector and chunk counts: {REBUILD_HINT}")
+    return IndexData(gen, manifest, documents, chunks, faiss_index, vectors)
+
+
+def write_generation(
+    index_dir: Path,
+    *,
+    manifest: dict[str, Any],
+    documents: list[Document],
+    chunks: ChunkTable,
+    vectors: np.ndarray,
+    faiss_index: Any,
+    extra_files: dict[str, bytes] | None = None,
+) -> Path:
+    """Write a complete generation under a temporary name, fsync it, then make it live atomically."""
+    import faiss
+
+    root = index_dir / GENERATIONS
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".tmp-{os.getpid()}-{time.time_ns()}"
+    tmp.mkdir()
+    try:
+        faiss.write_index(faiss_index, str(tmp / "vectors.faiss"))
+        np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+        np.savez(tmp / "chunks.npz", doc=chunks.doc, start=chunks.start, end=chunks.end)
+        with (tmp / "documents.jsonl").open("w") as handle:
+            for doc in documents:
+                handle.write(json.dumps(doc.to_dict(), ensure_ascii=False) + "\n")
+        for name, data in (extra_files or {}).items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / name).write_bytes(data)
+        files = sorted(p for p in tmp.rglob("*") if p.is_file())
+        manifest = {
+            **manifest,
+            "format_version": FORMAT_VERSION,
+            "files": {str(p.relative_to(tmp)): {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files},
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+        for path in [*files, tmp / "manifest.json"]:
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+        _fsync_dir(tmp)
+        number = _next_number(root)
+        final = root / f"g-{number:06d}-{time.strftime('%Y%m%dT%H%M%S')}"
+        os.rename(tmp, final)
+        _fsync_dir(root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    pointer = index_dir / f".{CURRENT}.tmp"
+    pointer.write_text(final.name + "\n")
+    with pointer.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(pointer, index_dir / CURRENT)
+    _fsync_dir(index_dir)
+    return final
+
+
+def _next_number(root: Path) -> int:
+    numbers = [int(p.name.split("-")[1]) for p in root.glob("g-*") if p.name.split("-")[1].isdigit()]
+    return max(numbers, default=0) + 1
+
+
+def prune(index_dir: Path, keep: int = 2) -> None:
+    """Remove unfinished temporary folders and all but the ``keep`` newest generations (never the live one).
+
+    Only called while holding the build lock. The previous generation is kept so that a process that loaded it
+    a moment ago can still open its files.
+    """
+    root = index_dir / GENERATIONS
+    if not root.is_dir():
+        return
+    live = current_generation(index_dir)
+    for tmp in root.glob(".tmp-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+    generations = sorted(root.glob("g-*"), key=lambda p: p.name, reverse=True)
+    for old in generations[keep:]:
+        if live is None or old.name != live.name:
+            shutil.rmtree(old, ignore_errors=True)

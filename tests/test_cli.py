@@ -1,0 +1,85 @@
+"""The `qa` command end to end, in-process (fast embedder) and once as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa.cli import main
+
+
+@pytest.fixture
+def fast_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_MODEL", "hashing-64")
+
+
+def test_index_then_ask_json(small_corpus: Path, tmp_path: Path, fast_model, capsys) -> None:
+    index = tmp_path / "index"
+    assert main(["index", "--corpus", str(small_corpus), "--index", str(index), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "Indexed 3 documents" in out and "3 added" in out and "embedded" in out
+    assert main(["ask", "Which sea does the Danube end in?", "--index", str(index), "-k", "2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["question"] == "Which sea does the Danube end in?" and data["answer"] is None or "answer" in data
+    assert len(data["passages"]) == 2 and data["passages"][0]["path"] == "rivers.txt"
+
+
+def test_environment_sets_default_paths(small_corpus: Path, tmp_path: Path, fast_model, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("QA_CORPUS", str(small_corpus))
+    monkeypatch.setenv("QA_INDEX", str(tmp_path / "env-index"))
+    assert main(["index", "-q"]) == 0
+    assert main(["ask", "neutron star"]) == 0
+    out = capsys.readouterr().out
+    assert "[1] Stars" in out and "stars.txt" in out
+
+
+def test_second_index_reports_reuse(small_corpus: Path, tmp_path: Path, fast_model, capsys) -> None:
+    args = ["index", "--corpus", str(small_corpus), "--index", str(tmp_path / "i"), "-q", "--json"]
+    main(args)
+    capsys.readouterr()
+    main(args)
+    report = json.loads(capsys.readouterr().out)
+    assert report["chunks_embedded"] == 0 and report["chunks_reused"] == report["chunks"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["ask", "anything", "--index", "{tmp}/none"], "no index in"),
+        (["ask", "   ", "--index", "{index}"], "question is empty"),
+        (["ask", "apples", "-k", "0", "--index", "{index}"], "k=0 is out of range"),
+        (["ask", "apples", "-k", "lots", "--index", "{index}"], "whole number"),
+        (["index", "--corpus", "{tmp}/no-corpus", "--index", "{index}"], "corpus folder not found"),
+    ],
+)
+def test_errors_are_one_line_with_exit_1(argv, message, small_corpus: Path, tmp_path: Path, fast_model,
+                                         capsys) -> None:
+    index = tmp_path / "index"
+    main(["index", "--corpus", str(small_corpus), "--index", str(index), "-q"])
+    capsys.readouterr()
+    argv = [a.format(tmp=tmp_path, index=index) for a in argv]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("qa: error: ") and message in err and err.count("\n") == 1
+
+
+def test_help_and_usage_errors() -> None:
+    for argv in (["--help"], ["index", "--help"], ["ask", "--help"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 0
+    with pytest.raises(SystemExit) as exit_info:
+        main(["frobnicate"])
+    assert exit_info.value.code == 2
+
+
+def test_python_dash_m_qa_runs_without_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "QA_MODEL": "hashing-64"}
+    proc = subprocess.run([sys.executable, "-m", "qa", "ask", "hello", "--index", str(tmp_path / "none")],
+                          capture_output=True, text=True, env=env, cwd=Path(__file__).parent.parent)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and "qa index" in proc.stderr

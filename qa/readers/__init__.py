@@ -1,0 +1,79 @@
+"""The corpus reader: files -> ``Document`` records, with a plain reason for every file that cannot be read.
+
+One module per format (``text``, ``md``, ``web``, ``pdf``, ``word``, ``jsonl``), each saying why its
+library was chosen; ``listing`` walks the corpus folder. Only this package reads the corpus from disk.
+
+>>> result = read_document(Path("notes.txt"), "notes.txt", b"Apples\\r\\nThey grow on trees.\\r\\n")
+>>> result.documents[0].title, result.documents[0].text
+('Apples', 'Apples\\nThey grow on trees.\\n')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from qa.errors import UnreadableDocument
+from qa.readers import listing
+from qa.readers.base import Problem, ReadResult
+from qa.readers.jsonl import read_jsonl
+from qa.readers.md import read_markdown
+from qa.readers.pdf import read_pdf
+from qa.readers.text import read_txt
+from qa.readers.web import read_html
+from qa.readers.word import read_docx
+
+__all__ = ["SUPPORTED_SUFFIXES", "Problem", "ReadResult", "list_corpus_files", "read_document", "read_path"]
+
+_READERS: dict[str, Callable[[Path, str, bytes], ReadResult]] = {
+    ".txt": read_txt,
+    ".md": read_markdown,
+    ".markdown": read_markdown,
+    ".html": read_html,
+    ".htm": read_html,
+    ".pdf": read_pdf,
+    ".docx": read_docx,
+    ".jsonl": read_jsonl,
+}
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_READERS)
+
+
+def list_corpus_files(root: Path) -> tuple[list[tuple[Path, str]], list[Problem]]:
+    """Walk ``root`` (a folder, or a single file): ``([(absolute path, relative posix path)], problems)``.
+
+    Sorted by relative path. Hidden names (``.gitkeep``) are skipped silently; unsupported types, broken
+    links, link loops and links out of the corpus come back as problems. A link to a file inside the corpus
+    is listed under its own name. A missing ``root`` raises ``CorpusError``.
+    """
+    return listing.list_corpus_files(root, SUPPORTED_SUFFIXES)
+
+
+def read_document(path: Path, rel: str, data: bytes) -> ReadResult:
+    """Parse one file's bytes by its suffix; raise ``UnreadableDocument`` when nothing usable comes out."""
+    suffix = Path(path).suffix.lower()
+    reader = _READERS.get(suffix)
+    if reader is None:
+        raise UnreadableDocument(f"unsupported file type '{suffix}': supported are {', '.join(sorted(_READERS))}")
+    if not data.strip():
+        raise UnreadableDocument("the file is empty: add some text or remove it")
+    try:
+        return reader(Path(path), rel, data)
+    except UnreadableDocument:
+        raise
+    except (Exception, RecursionError) as exc:  # the last line of defence: no library error reaches the user
+        raise UnreadableDocument(
+            f"could not read this {suffix} file ({type(exc).__name__}: {exc}): re-save it or remove it"
+        ) from exc
+
+
+def read_path(path: Path, rel: str) -> ReadResult:
+    """Read the file's bytes and parse them (the build reads bytes itself, to hash them)."""
+    try:
+        data = Path(path).read_bytes()
+    except PermissionError:
+        raise UnreadableDocument(
+            "cannot read file: permission denied — give yourself read access (chmod u+r) or remove it"
+        ) from None
+    except OSError as exc:
+        raise UnreadableDocument(f"cannot read file: {exc.strerror or exc} — check the file or remove it") from None
+    return read_document(path, rel, data)

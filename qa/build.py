@@ -142,11 +142,12 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
     prev, note = _previous(index_dir, embedder, settings, full)
     documents, problems, file_sha = _read_corpus(corpus, prev)
     if not documents:
-        first = f" ({len(problems)} files could not be read; {problems[0].path}: {problems[0].reason})"
+        unread = ""
+        if problems:
+            unread = f" ({len(problems)} files could not be read; {problems[0].path}: {problems[0].reason})"
         raise CorpusError(
-            f"no readable documents in {corpus}"
-            + (first if problems else "")
-            + ": add .txt, .md, .html, .pdf, .docx or .jsonl files; the existing index was left as it was"
+            f"no readable documents in {corpus}{unread}"
+            ": add .txt, .md, .html, .pdf, .docx or .jsonl files; the existing index was left as it was"
         )
     documents.sort(key=lambda d: d.doc_id)
     fingerprints = [document_fingerprint(d) for d in documents]

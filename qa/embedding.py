@@ -92,7 +92,10 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
+        import transformers
         from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()  # our own bar covers embedding; loading is instant
 
         device = self.requested_device or ("cuda" if torch.cuda.is_available() else "cpu")
         try:

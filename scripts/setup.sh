@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv with everything qa needs. Idempotent: does nothing when the venv is already up to date.
+# Create .venv with everything qa needs. Idempotent: does nothing when the venv matches pyproject.toml and this file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
@@ -8,10 +8,20 @@ want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
     exit 0
 fi
-echo "qa: setting up .venv (first run takes a few minutes)..." >&2
+echo "qa: setting up .venv (the first time takes a minute or two)..." >&2
+log=$(mktemp)
+pip_install() {
+    if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check "$@" >>"$log" 2>&1; then
+        grep -v "is ignored: it is neither" "$log" | tail -40 >&2
+        echo "qa: setup failed while installing: $*" >&2
+        exit 1
+    fi
+}
 [[ -x .venv/bin/python ]] || "$PY" -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
-# torch first and pinned: this version resolves to the CPU wheel here; a plain install drags in CUDA.
-.venv/bin/python -m pip install --quiet "torch==2.13.0"
-.venv/bin/python -m pip install --quiet -e ".[test]"
+pip_install --upgrade pip
+# torch first and pinned: this version resolves to the CPU wheel here; a plain install drags in a CUDA build.
+pip_install "torch==2.13.0"
+pip_install -e ".[test]"
+rm -f "$log"
 echo "$want" > "$stamp"
+echo "qa: .venv is ready" >&2

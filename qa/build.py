@@ -135,6 +135,68 @@ def build_index(
         lock.release()
 
 
+@dataclass
+class _Plan:
+    """Where each document's rows come from: the previous generation, or texts to look up or embed."""
+
+    segments: list[tuple[str, Any]] = field(default_factory=list)  # ("prev", rows) or ("keys", [text keys])
+    columns: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)  # doc, start, end
+    pending: dict[bytes, str] = field(default_factory=dict)  # text key -> text the model reads
+    reused: int = 0
+
+
+def _previous_rows(prev: store.IndexData) -> dict[str, tuple[str, np.ndarray]]:
+    """doc_id -> (fingerprint, its rows) in the previous generation."""
+    prints = prev.manifest.get("documents", {})
+    bounds = np.searchsorted(prev.chunks.doc, np.arange(len(prev.documents) + 1))
+    return {
+        doc.doc_id: (prints.get(doc.doc_id, ""), np.arange(bounds[i], bounds[i + 1]))
+        for i, doc in enumerate(prev.documents)
+    }
+
+
+def _plan(documents: list[Document], fingerprints: list[str], prev: store.IndexData | None, embedder: Embedder,
+          settings: Settings) -> _Plan:
+    plan = _Plan()
+    prev_rows = _previous_rows(prev) if prev is not None else {}
+    for d, (doc, fp) in enumerate(zip(documents, fingerprints, strict=True)):
+        old = prev_rows.get(doc.doc_id)
+        if prev is not None and old is not None and old[0] == fp:
+            rows = old[1]
+            plan.segments.append(("prev", rows))
+            plan.columns.append((np.full(len(rows), d, np.int32), prev.chunks.start[rows], prev.chunks.end[rows]))
+            plan.reused += len(rows)
+            continue
+        chunks = chunk_document(doc, embedder.token_spans, settings.chunk)
+        keys = []
+        for chunk in chunks:
+            text = embedding_text(doc, chunk, embedder.token_spans, settings.chunk)
+            keys.append(text_key(text))
+            plan.pending.setdefault(keys[-1], text)
+        plan.segments.append(("keys", keys))
+        plan.columns.append((
+            np.full(len(chunks), d, np.int32),
+            np.array([c.start for c in chunks], np.int64),
+            np.array([c.end for c in chunks], np.int64),
+        ))
+    return plan
+
+
+def _assemble(plan: _Plan, prev: store.IndexData | None, vectors_by_key: dict[bytes, np.ndarray],
+              dim: int) -> tuple[np.ndarray, store.ChunkTable]:
+    vectors = np.zeros((sum(len(items) for _, items in plan.segments), dim), dtype=np.float32)
+    row = 0
+    for kind, items in plan.segments:
+        n = len(items)
+        if kind == "prev" and prev is not None:
+            vectors[row:row + n] = prev.vectors[items]
+        elif n:
+            vectors[row:row + n] = np.stack([vectors_by_key[k] for k in items])
+        row += n
+    chunks = store.ChunkTable(*(np.concatenate(column) for column in zip(*plan.columns, strict=True)))
+    return vectors, chunks
+
+
 def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: Settings, full: bool,
                   progress: bool) -> BuildReport:
     started = time.perf_counter()
@@ -151,47 +213,8 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
         )
     documents.sort(key=lambda d: d.doc_id)
     fingerprints = [document_fingerprint(d) for d in documents]
-
-    prev_rows: dict[str, tuple[str, np.ndarray]] = {}
-    if prev is not None:
-        prints = prev.manifest.get("documents", {})
-        doc_rows = np.arange(len(prev.chunks))
-        bounds = np.searchsorted(prev.chunks.doc, np.arange(len(prev.documents) + 1))
-        for i, doc in enumerate(prev.documents):
-            prev_rows[doc.doc_id] = (prints.get(doc.doc_id, ""), doc_rows[bounds[i]:bounds[i + 1]])
-
-    cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dim)
-    try:
-        parts, table_parts, pending = [], [], {}
-        reused = 0
-        for d, (doc, fp) in enumerate(zip(documents, fingerprints, strict=True)):
-            old = prev_rows.get(doc.doc_id)
-            if old is not None and old[0] == fp and prev is not None:
-                rows = old[1]
-                parts.append(("prev", rows))
-                table_parts.append((np.full(len(rows), d, np.int32), prev.chunks.start[rows], prev.chunks.end[rows]))
-                reused += len(rows)
-                continue
-            chunks = chunk_document(doc, embedder.token_spans, settings.chunk)
-            keys = []
-            for chunk in chunks:
-                text = embedding_text(doc, chunk, embedder.token_spans, settings.chunk)
-                key = text_key(text)
-                pending.setdefault(key, text)
-                keys.append(key)
-            parts.append(("keys", keys))
-            table_parts.append((
-                np.full(len(chunks), d, np.int32),
-                np.array([c.start for c in chunks], np.int64),
-                np.array([c.end for c in chunks], np.int64),
-            ))
-        vectors_by_key, embedded, cache_hits = _embed_pending(pending, cache, embedder, settings, progress)
-    finally:
-        cache.close()
-    reused += cache_hits
-
+    current = dict(zip((d.doc_id for d in documents), fingerprints, strict=True))
     prev_prints = prev.manifest.get("documents", {}) if prev else {}
-    current = {d.doc_id: fp for d, fp in zip(documents, fingerprints, strict=True)}
     if prev is not None and current == prev_prints and prev.manifest.get("file_sha256") == file_sha:
         # Nothing changed: keep the live generation rather than writing an identical one.
         return BuildReport(
@@ -200,16 +223,13 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
             seconds=round(time.perf_counter() - started, 3), generation=prev.generation,
         )
 
-    vectors = np.zeros((sum(len(p[1]) for p in parts), embedder.dim), dtype=np.float32)
-    row = 0
-    for kind, items in parts:
-        n = len(items)
-        if kind == "prev":
-            vectors[row:row + n] = prev.vectors[items]
-        elif n:
-            vectors[row:row + n] = np.stack([vectors_by_key[k] for k in items])
-        row += n
-    chunks = store.ChunkTable(*(np.concatenate(column) for column in zip(*table_parts, strict=True)))
+    plan = _plan(documents, fingerprints, prev, embedder, settings)
+    cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dim)
+    try:
+        vectors_by_key, embedded, cache_hits = _embed_pending(plan.pending, cache, embedder, settings, progress)
+    finally:
+        cache.close()
+    vectors, chunks = _assemble(plan, prev, vectors_by_key, embedder.dim)
 
     import faiss
 
@@ -219,7 +239,6 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
     added = tuple(sorted(set(current) - set(prev_prints)))
     changed = tuple(sorted(k for k in current if k in prev_prints and prev_prints[k] != current[k]))
     removed = tuple(sorted(set(prev_prints) - set(current)))
-    seconds = time.perf_counter() - started
     manifest = {
         "model": {"name": embedder.name, "fingerprint": embedder.fingerprint, "dim": embedder.dim,
                   "max_tokens": embedder.max_tokens},
@@ -228,7 +247,7 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
         "corpus": str(corpus.resolve()),
         "counts": {"documents": len(documents), "chunks": len(vectors), "problems": len(problems)},
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "build_seconds": round(seconds, 3),
+        "build_seconds": round(time.perf_counter() - started, 3),
         "documents": current,
         "file_sha256": file_sha,
         "problems": [{"path": p.path, "reason": p.reason} for p in problems],
@@ -238,8 +257,8 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
     return BuildReport(
         added=added, changed=changed, removed=removed, unchanged=len(current) - len(added) - len(changed),
         problems=tuple(problems), documents=len(documents), chunks=len(vectors), chunks_embedded=embedded,
-        chunks_reused=reused, seconds=round(time.perf_counter() - started, 3), generation=gen.name,
-        notes=(note,) if note else (),
+        chunks_reused=plan.reused + cache_hits, seconds=round(time.perf_counter() - started, 3),
+        generation=gen.name, notes=(note,) if note else (),
     )
 
 

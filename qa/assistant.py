@@ -21,8 +21,10 @@ import numpy as np
 from qa import store
 from qa.embedding import Embedder, embedder_for
 from qa.errors import IndexCorruptError, QuestionError
+from qa.filters import Filters
 from qa.records import Passage, Result
-from qa.settings import DEFAULT, Settings
+from qa.search import Hit, Searcher
+from qa.settings import DEFAULT, MODES, Settings
 
 MAX_QUESTION_CHARS = 2000
 
@@ -44,6 +46,12 @@ def check_question(question: Any) -> str:
     return question
 
 
+def check_mode(mode: Any) -> str:
+    if mode not in MODES:
+        raise QuestionError(f"search mode {mode!r} is unknown: use one of {', '.join(MODES)}")
+    return mode
+
+
 def check_k(k: Any, max_k: int) -> int:
     if isinstance(k, bool) or not isinstance(k, int | np.integer):
         try:
@@ -56,21 +64,25 @@ def check_k(k: Any, max_k: int) -> int:
 
 
 class Assistant:
-    def __init__(self, data: store.IndexData, embedder: Embedder, index_dir: Path, settings: Settings = DEFAULT):
-        self.data = data
+    def __init__(self, searcher: Searcher, embedder: Embedder, index_dir: Path, settings: Settings = DEFAULT):
+        self.searcher = searcher
         self.embedder = embedder
         self.index_dir = index_dir
         self.settings = settings
         self._reload_lock = threading.Lock()
 
+    @property
+    def data(self) -> store.IndexData:
+        return self.searcher.data
+
     @classmethod
     def load(cls, index_dir: str | Path = "index", *, embedder: Embedder | None = None,
              settings: Settings = DEFAULT) -> Assistant:
         index_dir = Path(index_dir)
-        data = store.load(index_dir)
-        embedder = embedder or embedder_for(data.manifest["model"]["name"])
-        cls._check_model(data, embedder)
-        return cls(data, embedder, index_dir, settings)
+        searcher = Searcher.load(index_dir)
+        embedder = embedder or embedder_for(searcher.data.manifest["model"]["name"])
+        cls._check_model(searcher.data, embedder)
+        return cls(searcher, embedder, index_dir, settings)
 
     @staticmethod
     def _check_model(data: store.IndexData, embedder: Embedder) -> None:
@@ -90,36 +102,39 @@ class Assistant:
         with self._reload_lock:
             if live.name == self.data.generation:
                 return False
-            data = store.load(self.index_dir)
-            self._check_model(data, self.embedder)
-            self.data = data  # one assignment: a question in flight keeps the object it started with
+            searcher = Searcher.load(self.index_dir)
+            self._check_model(searcher.data, self.embedder)
+            self.searcher = searcher  # one assignment: a question in flight keeps the object it started with
             return True
 
-    def ask(self, question: str, k: int | None = None) -> Result:
+    def ask(self, question: str, k: int | None = None, mode: str | None = None,
+            filters: Filters | dict[str, Any] | None = None) -> Result:
+        """The k best passages for ``question``, one per document; ``mode`` is dense, lexical or hybrid
+        (None: the settings' default), ``filters`` a ``Filters`` or a dict of its fields."""
         question = check_question(question)
         k = check_k(self.settings.default_k if k is None else k, self.settings.max_k)
-        data = self.data
+        mode = check_mode(self.settings.retrieval.mode if mode is None else mode)
+        if not isinstance(filters, Filters):
+            filters = Filters.from_dict(filters)
+        searcher = self.searcher
         started = time.perf_counter()
-        query = self.embedder.embed([question])
+        vector = self.embedder.embed([question])[0] if mode != "lexical" else None
         embedded = time.perf_counter()
-        scores, rows = data.faiss_index.search(query, min(k, len(data.chunks)))
-        passages = tuple(
-            self._passage(data, int(row), rank, float(score))
-            for rank, (row, score) in enumerate(zip(rows[0], scores[0], strict=True), 1)
-            if row >= 0
-        )
+        hits = searcher.search(question, vector, k, mode=mode, settings=self.settings.retrieval, filters=filters)
+        passages = tuple(self._passage(searcher.data, hit, rank) for rank, hit in enumerate(hits, 1))
         done = time.perf_counter()
         timings = {"embed": (embedded - started) * 1000, "search": (done - embedded) * 1000}
-        return Result(question=question, passages=passages, mode="dense", timings_ms=timings)
+        return Result(question=question, passages=passages, mode=mode, timings_ms=timings)
 
     @staticmethod
-    def _passage(data: store.IndexData, row: int, rank: int, score: float) -> Passage:
-        chunk = data.chunk(row)
-        doc = data.documents[int(data.chunks.doc[row])]
+    def _passage(data: store.IndexData, hit: Hit, rank: int) -> Passage:
+        chunk = data.chunk(hit.row)
+        doc = data.documents[int(data.chunks.doc[hit.row])]
         return Passage(
-            rank=rank, score=round(score, 6), source=doc.source, title=doc.title, publisher=doc.publisher,
+            rank=rank, score=round(hit.score, 6), source=doc.source, title=doc.title, publisher=doc.publisher,
             date=doc.date, path=doc.path, doc_id=doc.doc_id, chunk_id=chunk.chunk_id, start=chunk.start,
             end=chunk.end, page=chunk.page, section=chunk.section, text=chunk.text,
+            also_in=tuple(data.documents[d].source for d in hit.also_in),
         )
 
     def info(self) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
-from qa import readers, store
+from qa import lexical, readers, store
 from qa.cache import EmbeddingCache, text_key
 from qa.chunking import chunk_document, embedding_text
 from qa.embedding import Embedder
@@ -215,7 +215,8 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
     fingerprints = [document_fingerprint(d) for d in documents]
     current = dict(zip((d.doc_id for d in documents), fingerprints, strict=True))
     prev_prints = prev.manifest.get("documents", {}) if prev else {}
-    if prev is not None and current == prev_prints and prev.manifest.get("file_sha256") == file_sha:
+    if (prev is not None and current == prev_prints and prev.manifest.get("file_sha256") == file_sha
+            and prev.manifest.get("lexical") == lexical.manifest_entry(settings.lexical)):
         # Nothing changed: keep the live generation rather than writing an identical one.
         return BuildReport(
             added=(), changed=(), removed=(), unchanged=len(current), problems=tuple(problems),
@@ -244,6 +245,7 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
                   "max_tokens": embedder.max_tokens},
         "chunking": settings.chunk.to_dict(),
         "index": {"kind": "flat", "metric": "inner_product"},
+        "lexical": lexical.manifest_entry(settings.lexical),
         "corpus": str(corpus.resolve()),
         "counts": {"documents": len(documents), "chunks": len(vectors), "problems": len(problems)},
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -252,8 +254,13 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
         "file_sha256": file_sha,
         "problems": [{"path": p.path, "reason": p.reason} for p in problems],
     }
+    # BM25 is rebuilt from scratch with every generation (about a second for SciFact), so it is always in step.
+    bm25_files = lexical.index_files(
+        [lexical.lexical_text(documents[d], s, e) for d, s, e in zip(chunks.doc, chunks.start, chunks.end,
+                                                                     strict=True)],
+        settings.lexical)
     gen = store.write_generation(index_dir, manifest=manifest, documents=documents, chunks=chunks,
-                                 vectors=vectors, faiss_index=faiss_index)
+                                 vectors=vectors, faiss_index=faiss_index, extra_files=bm25_files)
     return BuildReport(
         added=added, changed=changed, removed=removed, unchanged=len(current) - len(added) - len(changed),
         problems=tuple(problems), documents=len(documents), chunks=len(vectors), chunks_embedded=embedded,

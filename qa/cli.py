@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from qa.errors import QAError
+from qa.settings import MODES
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -49,7 +50,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from qa.render import result_text
 
     assistant = Assistant.load(args.index)
-    result = assistant.ask(args.question, k=args.k)
+    filters = {name: getattr(args, name) for name in ("source", "date_from", "date_to", "path")
+               if getattr(args, name) is not None}
+    result = assistant.ask(args.question, k=args.k, mode=args.mode, filters=filters)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -79,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--index", type=Path, default=_index_default(),
                      help="index folder (default: index/ or $QA_INDEX)")
     ask.add_argument("-k", default=5, help="number of passages (default: 5)")
+    ask.add_argument("--mode", choices=MODES, help="search mode (default: hybrid, dense vectors + BM25)")
+    ask.add_argument("--source", help="only documents whose source label or publisher contains this text")
+    ask.add_argument("--from", dest="date_from", metavar="DATE", help="only documents dated on or after DATE "
+                     "(YYYY, YYYY-MM or YYYY-MM-DD; undated documents are left out)")
+    ask.add_argument("--to", dest="date_to", metavar="DATE", help="only documents dated on or before DATE")
+    ask.add_argument("--path", metavar="GLOB", help="only documents whose path matches GLOB (or is under it)")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     ask.set_defaults(func=cmd_ask)
     return parser

@@ -48,9 +48,71 @@ class ChunkSettings:
         return asdict(self)
 
 
+MODES = ("dense", "lexical", "hybrid")
+FUSIONS = ("blend", "rrf")
+NORMALISERS = ("minmax", "zscore")
+
+
+@dataclass(frozen=True)
+class LexicalSettings:
+    """BM25 as written into each generation (``qa.lexical``); a change rewrites the lexical index, never vectors."""
+
+    k1: float = 1.2
+    b: float = 0.75
+    method: str = "lucene"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.k1 <= 10:
+            raise SettingsError(f"BM25 k1={self.k1} must be between 0 and 10 (usual: 0.9-1.5)")
+        if not 0 <= self.b <= 1:
+            raise SettingsError(f"BM25 b={self.b} must be between 0 and 1 (usual: 0.4-0.9)")
+        if self.method not in ("lucene", "robertson", "atire"):
+            raise SettingsError(f"BM25 method {self.method!r} is unknown: use lucene, robertson or atire")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """How a question is searched (``qa.assistant``, ``qa.fusion``); query-time only, no rebuild needed.
+
+    ``dense_weight`` is the dense side's share in the ``blend`` fusion (the lexical side gets the rest); ``rrf_k``
+    the constant of reciprocal-rank fusion. ``dedupe_containment`` is the share of a passage's word 5-grams that
+    must occur in an already shown document for the passage to count as the same text published twice.
+    """
+
+    mode: str = "hybrid"
+    fusion: str = "blend"
+    normaliser: str = "zscore"
+    dense_weight: float = 0.5
+    rrf_k: int = 60
+    depth: int = 100
+    group_documents: bool = True
+    dedupe_containment: float = 0.8
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise SettingsError(f"search mode {self.mode!r} is unknown: use one of {', '.join(MODES)}")
+        if self.fusion not in FUSIONS:
+            raise SettingsError(f"fusion {self.fusion!r} is unknown: use one of {', '.join(FUSIONS)}")
+        if self.normaliser not in NORMALISERS:
+            raise SettingsError(f"normaliser {self.normaliser!r} is unknown: use one of {', '.join(NORMALISERS)}")
+        if not 0 <= self.dense_weight <= 1:
+            raise SettingsError(f"dense_weight={self.dense_weight} must be between 0 and 1")
+        if self.rrf_k < 1:
+            raise SettingsError(f"rrf_k={self.rrf_k} must be at least 1 (usual: 60)")
+        if self.depth < 1:
+            raise SettingsError(f"search depth={self.depth} must be at least 1")
+        if not 0 < self.dedupe_containment <= 1:
+            raise SettingsError(f"dedupe_containment={self.dedupe_containment} must be above 0 and at most 1")
+
+
 @dataclass(frozen=True)
 class Settings:
     chunk: ChunkSettings = ChunkSettings()
+    lexical: LexicalSettings = LexicalSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
     batch_size: int = 32
     default_k: int = 5
     max_k: int = 100

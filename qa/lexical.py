@@ -1,0 +1,147 @@
+"""BM25 over chunks (document title + chunk text), written into each index generation and loaded with it.
+
+Why bm25s: a well-kept, pure numpy BM25 (the MTEB baseline uses it) whose index is a sparse matrix of precomputed
+scores, so scoring a question is one sparse column sum (well under a millisecond at SciFact size), and whose
+``save``/``load`` write ``.npy`` arrays and JSON only: we load with ``allow_pickle=False``, no pickle anywhere.
+Words are lower-cased, English stop words dropped and stemmed with PyStemmer (Snowball), as in the published
+baselines.
+
+Layout inside a generation (every file checksummed in the manifest by ``store.write_generation``)::
+
+    lexical/qa-lexical.json      our header: format version, settings, chunk count; checked on load
+    lexical/*.index.npy, *.json  bm25s's own save format (sparse score matrix, vocabulary, parameters)
+
+Example::
+
+    >>> files = index_files(["Apples\\nApples grow on trees.", "Rivers\\nThe Danube flows."], LexicalSettings())
+    >>> bm25 = LexicalIndex.from_files(files)
+    >>> int(bm25.scores("Which rivers flow?").argmax())
+    1
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.errors import IndexCorruptError
+from qa.records import Document
+from qa.settings import LexicalSettings
+
+LEXICAL_FORMAT = 1
+FOLDER = "lexical"
+HEADER = "qa-lexical.json"
+REBUILD_HINT = "rebuild it with `qa index --full`"
+
+_local = threading.local()  # subtle: a PyStemmer Stemmer is not thread-safe, so each thread gets its own
+
+
+def _stemmer():
+    if not hasattr(_local, "stemmer"):
+        import Stemmer
+
+        _local.stemmer = Stemmer.Stemmer("english")
+    return _local.stemmer
+
+
+def analyze(texts: Sequence[str]) -> list[list[str]]:
+    """Texts -> lower-cased, stop-word-free, stemmed terms (the one analyzer for chunks and questions)."""
+    import bm25s
+
+    return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+
+
+def lexical_text(doc: Document, start: int, end: int) -> str:
+    """What BM25 reads for a chunk: its document's title (unless the chunk starts with it) and the chunk text."""
+    text = doc.text[start:end]
+    title = doc.title.strip()
+    return text if not title or text.startswith(title) else f"{title}\n{text}"
+
+
+def index_files(texts: Sequence[str], settings: LexicalSettings) -> dict[str, bytes]:
+    """The generation's ``lexical/`` files for chunk texts in row order (what ``write_generation`` takes)."""
+    import bm25s
+
+    model = bm25s.BM25(k1=settings.k1, b=settings.b, method=settings.method)
+    # subtle: bm25s refuses an empty corpus; a chunk with no indexable word gets one impossible term instead.
+    tokens = [terms or ["\x00"] for terms in analyze(texts)]
+    model.index(tokens, show_progress=False)
+    files: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory(prefix="qa-lexical-") as tmp:
+        model.save(tmp, corpus=None, allow_pickle=False, show_progress=False)
+        for path in sorted(Path(tmp).iterdir()):
+            files[f"{FOLDER}/{path.name}"] = path.read_bytes()
+    header = {"format": LEXICAL_FORMAT, "settings": settings.to_dict(), "chunks": len(texts)}
+    files[f"{FOLDER}/{HEADER}"] = json.dumps(header, indent=2).encode()
+    return files
+
+
+def manifest_entry(settings: LexicalSettings) -> dict[str, Any]:
+    """What the manifest records, so a build knows when the lexical index must be rewritten."""
+    return {"format": LEXICAL_FORMAT, **settings.to_dict()}
+
+
+class LexicalIndex:
+    """A loaded BM25 index: ``scores(question)`` gives one float32 score per chunk row."""
+
+    def __init__(self, model: Any, chunks: int):
+        self.model = model
+        self.chunks = chunks
+
+    @classmethod
+    def load(cls, gen: Path, *, chunks: int) -> LexicalIndex:
+        folder = Path(gen) / FOLDER
+        try:
+            header = json.loads((folder / HEADER).read_text())
+        except FileNotFoundError as exc:
+            raise IndexCorruptError(f"the index at {gen} has no lexical (BM25) index: {REBUILD_HINT}") from exc
+        except (OSError, ValueError) as exc:
+            raise IndexCorruptError(f"the BM25 header {folder / HEADER} cannot be read: {REBUILD_HINT}") from exc
+        if not isinstance(header, dict) or header.get("format") != LEXICAL_FORMAT or header.get("chunks") != chunks:
+            raise IndexCorruptError(
+                f"the BM25 index in {folder} has another format or chunk count than the index: {REBUILD_HINT}"
+            )
+        import bm25s
+
+        try:
+            model = bm25s.BM25.load(str(folder), allow_pickle=False, load_corpus=False, show_progress=False)
+        except Exception as exc:  # a damaged array or JSON file: one message and the fix
+            raise IndexCorruptError(f"the BM25 index in {folder} cannot be read ({type(exc).__name__}): "
+                                    f"{REBUILD_HINT}") from exc
+        if model.scores["num_docs"] != chunks:
+            raise IndexCorruptError(f"the BM25 index in {folder} does not match the chunk table: {REBUILD_HINT}")
+        return cls(model, chunks)
+
+    @classmethod
+    def from_files(cls, files: dict[str, bytes]) -> LexicalIndex:
+        """Load straight from ``index_files`` output (tests, doctest)."""
+        with tempfile.TemporaryDirectory(prefix="qa-lexical-") as tmp:
+            for name, data in files.items():
+                (Path(tmp) / name).parent.mkdir(parents=True, exist_ok=True)
+                (Path(tmp) / name).write_bytes(data)
+            header = json.loads(files[f"{FOLDER}/{HEADER}"])
+            return cls.load(Path(tmp), chunks=header["chunks"])
+
+    def term_ids(self, question: str) -> list[int]:
+        return self.model.get_tokens_ids(analyze([question])[0])
+
+    def scores(self, question: str) -> np.ndarray:
+        """BM25 score of every chunk row (0 where no question term occurs)."""
+        return self.scores_for_terms(self.term_ids(question))
+
+    def scores_for_terms(self, ids: Sequence[int], weights: Sequence[float] | None = None) -> np.ndarray:
+        """Scores for given vocabulary ids, optionally weighted per term (query expansion)."""
+        if not len(ids):
+            return np.zeros(self.chunks, dtype=np.float32)
+        if weights is None:
+            return np.asarray(self.model.get_scores_from_ids(list(ids)), dtype=np.float32)
+        total = np.zeros(self.chunks, dtype=np.float32)
+        for term, weight in zip(ids, weights, strict=True):
+            total += np.float32(weight) * self.model.get_scores_from_ids([term]).astype(np.float32)
+        return total

@@ -1,0 +1,116 @@
+"""Search one loaded generation: dense (FAISS), lexical (BM25) or hybrid, grouped by document, filtered.
+
+The pipeline for one question, given its vector (the caller owns the model and embeds; nothing here does)::
+
+    filters -> row mask -> dense run + lexical run (top ``depth`` chunks each) -> fusion (qa.fusion)
+            -> one passage per document (its best chunk) -> collapse republished text (qa.grouping) -> k hits
+
+Filters are applied before search (FAISS's ID selector, a mask on the BM25 scores), and the depth grows until k
+documents come back or every matching chunk has been seen, so a narrow filter or a long document never leaves the
+result short.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from qa import store
+from qa.filters import Filters
+from qa.fusion import Run, blend, pool, ranked, rrf
+from qa.grouping import collapse_duplicates, shingles
+from qa.lexical import LexicalIndex
+from qa.settings import RetrievalSettings
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk row chosen for the answer, its score, and the documents whose same text was collapsed into it."""
+
+    row: int
+    score: float
+    also_in: tuple[int, ...] = ()
+
+
+class Searcher:
+    """A generation's vectors and BM25 index, loaded together so a reload swaps both at once."""
+
+    def __init__(self, data: store.IndexData, lexical: LexicalIndex):
+        self.data = data
+        self.lexical = lexical
+        # Shingles of documents that appeared in results, for duplicate checks; bounded, per generation.
+        self._document_shingles = lru_cache(maxsize=1024)(lambda d: shingles(self.data.documents[d].text))
+
+    @classmethod
+    def load(cls, index_dir: Path) -> Searcher:
+        data = store.load(index_dir)
+        return cls(data, LexicalIndex.load(data.path, chunks=len(data.chunks)))
+
+    def row_mask(self, filters: Filters | None) -> np.ndarray | None:
+        """Chunk rows the filters allow, or None for no filter."""
+        if filters is None or not filters.active:
+            return None
+        return filters.document_mask(self.data.documents)[self.data.chunks.doc]
+
+    def dense(self, vector: np.ndarray, depth: int, allowed: np.ndarray | None) -> Run:
+        import faiss
+
+        params = None
+        if allowed is not None:
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64)))
+        depth = min(depth, len(self.data.chunks))
+        scores, rows = self.data.faiss_index.search(np.asarray(vector, np.float32).reshape(1, -1), depth,
+                                                    params=params)
+        keep = rows[0] >= 0
+        return rows[0][keep].astype(np.int64), scores[0][keep].astype(np.float64)
+
+    def lexical_run(self, scores: np.ndarray, depth: int, allowed: np.ndarray | None) -> Run:
+        """The top ``depth`` rows of precomputed BM25 ``scores``; rows matching no question word are left out."""
+        usable = scores > 0 if allowed is None else (scores > 0) & allowed
+        rows = np.flatnonzero(usable)
+        if len(rows) > depth:
+            rows = rows[np.argpartition(-scores[rows], depth - 1)[:depth]]
+        return ranked(rows, scores[rows])
+
+    def search(self, question: str, vector: np.ndarray | None, k: int, *, mode: str, settings: RetrievalSettings,
+               filters: Filters | None = None) -> list[Hit]:
+        allowed = self.row_mask(filters)
+        available = len(self.data.chunks) if allowed is None else int(allowed.sum())
+        bm25 = self.lexical.scores(question) if mode in ("lexical", "hybrid") else None
+        depth = max(settings.depth, 3 * k)
+        while True:
+            runs = []
+            if mode in ("dense", "hybrid"):
+                runs.append(self.dense(vector, depth, allowed))
+            if bm25 is not None:
+                runs.append(self.lexical_run(bm25, depth, allowed))
+            hits = self._select(self._fuse(runs, settings), k, settings)
+            truncated = any(len(ids) >= depth for ids, _ in runs) and depth < available
+            if len(hits) >= k or not truncated:
+                return hits
+            depth *= 4
+
+    @staticmethod
+    def _fuse(runs: list[Run], settings: RetrievalSettings) -> Run:
+        if len(runs) == 1:
+            return ranked(*runs[0])
+        weights = [settings.dense_weight, 1 - settings.dense_weight]
+        if settings.fusion == "rrf":
+            return rrf(runs, settings.rrf_k, weights=[2 * w for w in weights])
+        return blend(runs, weights, settings.normaliser)
+
+    def _select(self, run: Run, k: int, settings: RetrievalSettings) -> list[Hit]:
+        """Best chunk per document (when grouping), then republished text collapsed, k at most."""
+        rows, scores = run
+        if settings.group_documents:
+            (_, scores), rows = pool(rows, scores, self.data.chunks.doc, "max")
+        score_of = dict(zip(rows.tolist(), scores.tolist(), strict=True))
+        data, doc_of = self.data, self.data.chunks.doc
+        candidates = ((row, int(doc_of[row]), data.documents[doc_of[row]].text[data.chunks.start[row]:
+                                                                                data.chunks.end[row]])
+                      for row in rows.tolist())
+        kept = collapse_duplicates(candidates, self._document_shingles, settings.dedupe_containment, k)
+        return [Hit(row, score_of[row], tuple(dupes)) for row, dupes in kept]

@@ -1,0 +1,147 @@
+"""Modes, one passage per document, republished text collapsed, and filters that still return k results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.assistant import Assistant
+from qa.build import build_index
+from qa.errors import QuestionError
+from qa.filters import Filters, date_period
+from qa.records import Document
+from qa.settings import ChunkSettings, RetrievalSettings, Settings
+
+SMALL_CHUNKS = Settings(chunk=ChunkSettings(max_tokens=24, overlap_tokens=0, title_tokens=8))
+
+
+def _md(title: str, publisher: str | None, date: str | None, body: str) -> str:
+    meta = [f"title: {title}"] + [f"publisher: {publisher}"] * bool(publisher) + [f"date: {date}"] * bool(date)
+    return "---\n" + "\n".join(meta) + "\n---\n" + body + "\n"
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A long document about glaciers, a reprint of a short one, and 24 dated reports from three publishers."""
+    root = tmp_path / "corpus"
+    (root / "reports").mkdir(parents=True)
+    long_body = " ".join(f"Glaciers retreat in valley number {i} as the ice melts each summer." for i in range(40))
+    (root / "long.md").write_text(_md("Glacier survey", "Ice Institute", "2020-06-01", long_body))
+    story = ("Glaciers in the Alps lost a tenth of their ice in two summers. Scientists measured the melt "
+             "with drones and stakes driven into the ice across forty valleys.")
+    (root / "original.md").write_text(_md("Alpine melt", "Mountain Times", "2023-09-01", story))
+    (root / "reprint.md").write_text(_md("Alps glaciers shrink fast", "Daily Digest", "2023-09-03",
+                                         story.replace("forty", "40")))
+    publishers = ["North Desk", "South Desk", "East Desk"]
+    for i in range(24):
+        (root / "reports" / f"r{i:02d}.md").write_text(_md(
+            f"Report {i}", publishers[i % 3], f"{2000 + i}-01-15",
+            f"Harvest report {i}: farmers brought in wheat and barley; rain fell {i} times. Glaciers were not seen."))
+    (root / "undated.txt").write_text("Undated note\n\nWheat and barley harvest notes without a date.")
+    return root
+
+
+@pytest.fixture
+def assistant(corpus: Path, tmp_path: Path, embedder) -> Assistant:
+    build_index(corpus, tmp_path / "index", embedder, settings=SMALL_CHUNKS, progress=False)
+    return Assistant.load(tmp_path / "index", embedder=embedder, settings=SMALL_CHUNKS)
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_every_mode_gives_one_passage_per_document(assistant: Assistant, mode: str) -> None:
+    assert assistant.data.manifest["counts"]["chunks"] > 40  # the long document has many chunks
+    result = assistant.ask("glaciers retreat as the ice melts in the valley", k=5, mode=mode)
+    paths = [p.path for p in result.passages]
+    assert result.mode == mode and len(paths) == 5 and len(set(paths)) == 5
+    assert paths[0] == "long.md"
+    assert [p.rank for p in result.passages] == [1, 2, 3, 4, 5]
+    assert all(a.score >= b.score for a, b in zip(result.passages, result.passages[1:], strict=False))
+
+
+def test_chunks_can_be_returned_ungrouped(corpus: Path, tmp_path: Path, embedder) -> None:
+    settings = Settings(chunk=SMALL_CHUNKS.chunk, retrieval=RetrievalSettings(group_documents=False))
+    build_index(corpus, tmp_path / "index", embedder, settings=settings, progress=False)
+    result = Assistant.load(tmp_path / "index", embedder=embedder, settings=settings).ask(
+        "glaciers retreat valley ice melts summer", k=4, mode="lexical")
+    assert [p.path for p in result.passages] == ["long.md"] * 4
+
+
+def test_republished_text_is_collapsed_and_remembered(assistant: Assistant) -> None:
+    result = assistant.ask("How much ice did Alpine glaciers lose, measured with drones?", k=5, mode="hybrid")
+    hits = [p for p in result.passages if p.path in ("original.md", "reprint.md")]
+    assert len(hits) == 1, [p.path for p in result.passages]
+    other = "Alps glaciers shrink fast · Daily Digest · 2023-09-03" if hits[0].path == "original.md" else \
+        "Alpine melt · Mountain Times · 2023-09-01"
+    assert hits[0].also_in == (other,)
+    assert hits[0].to_dict()["also_in"] == [other]
+    assert len(result.passages) == 5  # the collapsed copy did not cost a result
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_filters_still_return_k_results(corpus: Path, tmp_path: Path, embedder, mode: str) -> None:
+    # A shallow first search depth makes the filtered documents fall outside it: the depth must grow.
+    settings = Settings(chunk=SMALL_CHUNKS.chunk, retrieval=RetrievalSettings(depth=2))
+    build_index(corpus, tmp_path / "index", embedder, settings=settings, progress=False)
+    assistant = Assistant.load(tmp_path / "index", embedder=embedder, settings=settings)
+    result = assistant.ask("glaciers ice melt harvest wheat", k=8, mode=mode, filters={"source": "east desk"})
+    assert len(result.passages) == 8 and {p.publisher for p in result.passages} == {"East Desk"}
+
+
+def test_date_and_path_filters(assistant: Assistant) -> None:
+    result = assistant.ask("wheat barley harvest", k=10, mode="hybrid",
+                           filters=Filters(date_from="2010-01", date_to="2012"))
+    assert sorted(p.date for p in result.passages) == ["2010-01-15", "2011-01-15", "2012-01-15"]
+    result = assistant.ask("wheat barley harvest", k=30, mode="dense", filters={"path": "reports/r1*.md"})
+    assert sorted(p.path for p in result.passages) == [f"reports/r1{i}.md" for i in range(10)]
+    result = assistant.ask("wheat barley harvest", k=30, mode="lexical", filters={"path": "reports"})
+    assert len(result.passages) == 24
+    unfiltered = assistant.ask("wheat barley harvest notes", k=30, mode="lexical")
+    assert "undated.txt" in {p.path for p in unfiltered.passages}
+    dated = assistant.ask("wheat barley harvest notes", k=30, mode="lexical", filters={"date_from": "1900"})
+    assert "undated.txt" not in {p.path for p in dated.passages}
+
+
+def test_a_filter_matching_nothing_gives_no_passages(assistant: Assistant) -> None:
+    assert assistant.ask("glaciers", k=5, filters={"source": "no such publisher"}).passages == ()
+
+
+@pytest.mark.parametrize(("filters", "message"), [
+    ({"date_from": "last week"}, "not an ISO date"),
+    ({"date_to": "2024-13-01"}, "not an ISO date"),
+    ({"date_from": "2024", "date_to": "2023"}, "swap them"),
+    ({"author": "x"}, "unknown filter 'author'"),
+    ({"source": 3}, "must be text"),
+])
+def test_bad_filters_are_refused(assistant: Assistant, filters: dict, message: str) -> None:
+    with pytest.raises(QuestionError, match=message):
+        assistant.ask("glaciers", filters=filters)
+
+
+def test_bad_mode_is_refused(assistant: Assistant) -> None:
+    with pytest.raises(QuestionError, match="unknown: use one of dense, lexical, hybrid"):
+        assistant.ask("glaciers", mode="semantic")
+
+
+def test_date_periods_and_matching() -> None:
+    assert date_period("2024-02") == (date_period("2024-02-01")[0], date_period("2024-02-29")[0])
+    assert date_period("November 2024") is None and date_period("2024-02-30") is None
+    doc = Document("a.md", "a.md", "x", "Title", "Wilson Center", "2024-11")
+    assert Filters(date_from="2024-11-30").matches(doc) and not Filters(date_from="2024-12").matches(doc)
+    assert Filters(source="WILSON").matches(doc) and Filters(source="title · wilson").matches(doc)
+    assert not Filters().active and Filters(path=" ").path is None
+
+
+def test_collapse_compares_with_whole_kept_documents_never_its_own() -> None:
+    from qa.grouping import collapse_duplicates, shingles
+
+    docs = {
+        0: "Alpha beta gamma delta epsilon zeta eta theta. Iota kappa lambda mu nu xi omicron pi rho.",
+        1: "Iota kappa lambda mu nu xi omicron pi rho.",  # republishes the second half of document 0
+        2: "Alpha beta gamma delta epsilon and then something else entirely different here.",
+    }
+    prints = {d: shingles(t) for d, t in docs.items()}
+    candidates = [(10, 0, docs[0][:44]), (11, 1, docs[1]), (12, 2, docs[2]), (13, 0, docs[0][44:])]
+    assert collapse_duplicates(candidates, prints.__getitem__, 0.8, k=5) == [(10, [1]), (12, []), (13, [])]
+    # the k-th result is kept; a copy ranked right after it is still remembered
+    assert collapse_duplicates(candidates, prints.__getitem__, 0.8, k=1) == [(10, [1])]

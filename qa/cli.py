@@ -104,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("qa: interrupted; the index was left as it was", file=sys.stderr)
         return 130
+    except OSError as exc:  # the last line of defence: a file problem the library did not foresee
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"qa: error: {exc.strerror or exc}{where}: check the path, its permissions and free space",
+              file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

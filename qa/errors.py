@@ -34,6 +34,10 @@ class IndexBusyError(QAError):
     """Another process is rebuilding the same index."""
 
 
+class IndexWriteError(QAError):
+    """The index cannot be written (disk full, no permission); the previous generation stays live."""
+
+
 class QuestionError(QAError, ValueError):
     """The question (or its options such as k) cannot be answered as given."""
 

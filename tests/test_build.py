@@ -16,7 +16,7 @@ from qa import store
 from qa.assistant import Assistant
 from qa.build import build_index
 from qa.embedding import HashingEmbedder
-from qa.errors import CorpusError, IndexBusyError, IndexCorruptError, IndexMissingError
+from qa.errors import CorpusError, IndexBusyError, IndexCorruptError, IndexMissingError, IndexWriteError
 from qa.settings import ChunkSettings, Settings
 
 
@@ -93,7 +93,7 @@ def test_crash_while_writing_leaves_previous_index(small_corpus: Path, tmp_path:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(store.np, "savez", explode)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(IndexWriteError, match="no space left on device.*previous index is intact"):
         build_index(small_corpus, index, embedder, progress=False)
     monkeypatch.undo()
     assert store.current_generation(index) == live

@@ -74,20 +74,44 @@ def _previous(
     return prev, None
 
 
+def _too_big(path: Path, settings: Settings) -> str | None:
+    """Why a file is refused for its size before its bytes are read, or None."""
+    size = path.stat().st_size
+    if size <= settings.max_file_mb * 2**20:
+        return None
+    return (f"the file is {size / 2**20:,.1f} MB, over the {settings.max_file_mb:g} MB limit for one file: "
+            "split it into smaller files")
+
+
+def _too_long(doc: Document, settings: Settings) -> str | None:
+    """Why a document is refused for its length before it is chunked, or None."""
+    if len(doc.text) <= settings.max_document_chars:
+        return None
+    record = f"record {doc.external_id}: " if doc.external_id else ""
+    return (f"{record}the text is {len(doc.text):,} characters, over the {settings.max_document_chars:,} limit "
+            "for one document: split it into smaller files")
+
+
 def _read_corpus(
-    corpus: Path, prev: store.IndexData | None
+    corpus: Path, prev: store.IndexData | None, settings: Settings = DEFAULT
 ) -> tuple[list[Document], list[readers.Problem], dict[str, str]]:
     files, problems = readers.list_corpus_files(corpus)
     prev_by_path: dict[str, list[Document]] = {}
     prev_sha: dict[str, str] = {}
+    prev_problems: dict[str, list[readers.Problem]] = {}
     if prev is not None:
         for doc in prev.documents:
             prev_by_path.setdefault(doc.path, []).append(doc)
         prev_sha = prev.manifest.get("file_sha256", {})
+        for problem in prev.manifest.get("problems", []):  # e.g. a broken .jsonl line in a file read before
+            prev_problems.setdefault(problem["path"], []).append(readers.Problem(problem["path"], problem["reason"]))
     documents: list[Document] = []
     file_sha: dict[str, str] = {}
     for path, rel in files:
         try:
+            if reason := _too_big(path, settings):
+                problems.append(readers.Problem(rel, reason))
+                continue
             data = path.read_bytes()
         except OSError as exc:
             problems.append(readers.Problem(rel, f"cannot read file ({exc.strerror or exc}): check its permissions"))
@@ -95,6 +119,7 @@ def _read_corpus(
         sha = hashlib.sha256(data).hexdigest()
         if prev_sha.get(rel) == sha and rel in prev_by_path:
             documents.extend(prev_by_path[rel])
+            problems.extend(prev_problems.get(rel, ()))
             file_sha[rel] = sha
             continue
         try:
@@ -102,7 +127,11 @@ def _read_corpus(
         except UnreadableDocument as exc:
             problems.append(readers.Problem(rel, str(exc)))
             continue
-        documents.extend(result.documents)
+        for doc in result.documents:
+            if reason := _too_long(doc, settings):
+                problems.append(readers.Problem(rel, reason))
+            else:
+                documents.append(doc)
         problems.extend(result.problems)
         file_sha[rel] = sha
     return documents, problems, file_sha
@@ -202,7 +231,7 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
     started = time.perf_counter()
     store.prune(index_dir)
     prev, note = _previous(index_dir, embedder, settings, full)
-    documents, problems, file_sha = _read_corpus(corpus, prev)
+    documents, problems, file_sha = _read_corpus(corpus, prev, settings)
     if not documents:
         unread = ""
         if problems:
@@ -222,6 +251,7 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
             added=(), changed=(), removed=(), unchanged=len(current), problems=tuple(problems),
             documents=len(documents), chunks=len(prev.chunks), chunks_embedded=0, chunks_reused=len(prev.chunks),
             seconds=round(time.perf_counter() - started, 3), generation=prev.generation,
+            notes=(note,) if note else (),
         )
 
     plan = _plan(documents, fingerprints, prev, embedder, settings)
@@ -230,6 +260,7 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
         vectors_by_key, embedded, cache_hits = _embed_pending(plan.pending, cache, embedder, settings, progress)
     finally:
         cache.close()
+    notes = tuple(n for n in (note, cache.note) if n)
     vectors, chunks = _assemble(plan, prev, vectors_by_key, embedder.dim)
 
     import faiss
@@ -265,7 +296,7 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
         added=added, changed=changed, removed=removed, unchanged=len(current) - len(added) - len(changed),
         problems=tuple(problems), documents=len(documents), chunks=len(vectors), chunks_embedded=embedded,
         chunks_reused=plan.reused + cache_hits, seconds=round(time.perf_counter() - started, 3),
-        generation=gen.name, notes=(note,) if note else (),
+        generation=gen.name, notes=notes,
     )
 
 

@@ -8,7 +8,9 @@ bytes, never pickled.
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -24,11 +26,28 @@ class EmbeddingCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.model = model_fingerprint
         self.dim = dim
-        self._db = sqlite3.connect(path, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, key BLOB, vec BLOB, PRIMARY KEY (model, key))"
-        )
+        self.note: str | None = None  # set when a damaged cache file was set aside
+        try:
+            self._db = self._open(path)
+        except sqlite3.OperationalError:
+            raise  # locked, disk full, read-only: the caller says what to do
+        except sqlite3.DatabaseError:
+            # Only a cache: set the damaged file aside (never delete a user's file) and start an empty one.
+            aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+            os.replace(path, aside)
+            self._db = self._open(path)
+            self.note = f"the embedding cache was damaged and was set aside as {aside.name}; starting a new one"
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path, timeout=30)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, key BLOB, vec BLOB, PRIMARY KEY (model, key))")
+        except sqlite3.Error:
+            db.close()
+            raise
+        return db
 
     def get_many(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         found: dict[bytes, np.ndarray] = {}

@@ -116,10 +116,18 @@ class Settings:
     batch_size: int = 32
     default_k: int = 5
     max_k: int = 100
+    # Bounds on one corpus file, so a stray huge file is reported instead of exhausting memory: the bytes are read
+    # whole, and chunking costs about 160 bytes of memory per character (5M characters: ~0.8 GB, measured).
+    max_file_mb: float = 256
+    max_document_chars: int = 5_000_000
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise SettingsError(f"batch_size={self.batch_size} must be at least 1")
+        if not self.max_file_mb > 0:
+            raise SettingsError(f"max_file_mb={self.max_file_mb} must be more than 0")
+        if self.max_document_chars < 1:
+            raise SettingsError(f"max_document_chars={self.max_document_chars} must be at least 1")
 
 
 DEFAULT = Settings()

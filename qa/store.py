@@ -32,6 +32,7 @@ from qa.settings import FORMAT_VERSION
 REBUILD_HINT = "rebuild it with `qa index --full`"
 CURRENT = "CURRENT"
 GENERATIONS = "generations"
+REQUIRED_FILES = ("vectors.faiss", "vectors.npy", "chunks.npz", "documents.jsonl")
 
 
 def sha256_file(path: Path) -> str:
@@ -125,7 +126,47 @@ def read_manifest(gen: Path) -> dict[str, Any]:
             f"the index at {gen.parent.parent} has format version {version}, this qa reads {FORMAT_VERSION}: "
             f"{REBUILD_HINT}"
         )
+    if problem := _manifest_problem(manifest):
+        raise IndexCorruptError(f"the index manifest {gen / 'manifest.json'} is damaged or edited ({problem}): "
+                                f"{REBUILD_HINT}")
     return manifest
+
+
+def _manifest_problem(manifest: dict[str, Any]) -> str | None:
+    """What is missing or malformed in a manifest that claims the right format version, or None."""
+    model, counts, files = manifest.get("model"), manifest.get("counts"), manifest.get("files")
+    if not isinstance(model, dict) or not all(isinstance(model.get(k), str) for k in ("name", "fingerprint")):
+        return "no model name and fingerprint"
+    if not isinstance(counts, dict) or not all(type(counts.get(k)) is int for k in ("documents", "chunks")):
+        return "no document and chunk counts"
+    if not isinstance(manifest.get("built_at"), str):
+        return "no build time"
+    if not isinstance(files, dict):
+        return "no file checksums"
+    for name, meta in files.items():
+        parts = Path(name).parts
+        if Path(name).is_absolute() or ".." in parts or not parts:
+            return f"file name {name!r} points outside the generation"
+        if not isinstance(meta, dict) or not isinstance(meta.get("sha256"), str) or type(meta.get("bytes")) is not int:
+            return f"no checksum for {name}"
+    missing = sorted(set(REQUIRED_FILES) - set(files))
+    return f"no checksum for {', '.join(missing)}" if missing else None
+
+
+def verify_files(gen: Path, manifest: dict[str, Any]) -> None:
+    """Refuse a generation with a file that does not match its checksum, or one the manifest does not list.
+
+    Runs before any parser opens a file: a tampered or truncated file is rejected by its bytes alone.
+    """
+    listed = manifest["files"]
+    for path in sorted(p for p in gen.rglob("*") if not p.is_dir()):
+        name = path.relative_to(gen).as_posix()
+        if name != "manifest.json" and name not in listed:
+            raise IndexCorruptError(f"index file {path} is not listed in the manifest: {REBUILD_HINT}")
+    for name, meta in listed.items():
+        path = gen / name
+        if not path.is_file() or path.stat().st_size != meta["bytes"] or sha256_file(path) != meta["sha256"]:
+            raise IndexCorruptError(f"index file {path} does not match its checksum: {REBUILD_HINT}")
 
 
 def load(index_dir: Path, *, with_vectors: bool = False, verify: bool = True) -> IndexData:
@@ -140,10 +181,7 @@ def load(index_dir: Path, *, with_vectors: bool = False, verify: bool = True) ->
         raise IndexCorruptError(f"the live index generation {gen} is missing: {REBUILD_HINT}")
     manifest = read_manifest(gen)
     if verify:
-        for name, meta in manifest.get("files", {}).items():
-            path = gen / name
-            if not path.is_file() or path.stat().st_size != meta["bytes"] or sha256_file(path) != meta["sha256"]:
-                raise IndexCorruptError(f"index file {path} does not match its checksum: {REBUILD_HINT}")
+        verify_files(gen, manifest)
     try:
         documents = [Document.from_dict(json.loads(line)) for line in (gen / "documents.jsonl").open()]
         with np.load(gen / "chunks.npz", allow_pickle=False) as table:
@@ -154,7 +192,20 @@ def load(index_dir: Path, *, with_vectors: bool = False, verify: bool = True) ->
         raise IndexCorruptError(f"the index at {gen} cannot be read ({type(exc).__name__}): {REBUILD_HINT}") from exc
     if faiss_index.ntotal != len(chunks) or manifest["counts"]["chunks"] != len(chunks):
         raise IndexCorruptError(f"the index at {gen} has mismatched vector and chunk counts: {REBUILD_HINT}")
+    if not _chunks_fit(chunks, documents):
+        raise IndexCorruptError(f"the chunk table at {gen} points outside its documents: {REBUILD_HINT}")
     return IndexData(gen, manifest, documents, chunks, faiss_index, vectors)
+
+
+def _chunks_fit(chunks: ChunkTable, documents: list[Document]) -> bool:
+    """Every chunk row names a document in order and lies inside its text (what ``IndexData.chunk`` assumes)."""
+    if not len(chunks):
+        return True
+    lengths = np.array([len(d.text) for d in documents], dtype=np.int64)
+    doc = chunks.doc
+    if doc.min() < 0 or doc.max() >= len(documents) or np.any(np.diff(doc) < 0):
+        return False
+    return bool(np.all(chunks.start >= 0) and np.all(chunks.start <= chunks.end) and np.all(chunks.end <= lengths[doc]))
 
 
 def write_generation(

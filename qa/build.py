@@ -23,6 +23,7 @@ from filelock import FileLock, Timeout
 from qa import lexical, readers, store
 from qa.cache import EmbeddingCache, text_key
 from qa.chunking import chunk_document, embedding_text
+from qa.diskerrors import index_writes
 from qa.embedding import Embedder
 from qa.errors import CorpusError, IndexBusyError, IndexCorruptError, IndexMissingError, UnreadableDocument
 from qa.records import Document
@@ -150,18 +151,19 @@ def build_index(
     """Bring the index in ``index_dir`` up to date with ``corpus`` (a folder or one file)."""
     settings.chunk.check_fits(embedder.max_tokens)
     index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(index_dir / "build.lock"))
-    try:
-        lock.acquire(timeout=lock_timeout)
-    except Timeout as exc:
-        raise IndexBusyError(
-            f"another `qa index` is rebuilding {index_dir}: wait for it to finish, then run this again"
-        ) from exc
-    try:
-        return _build_locked(Path(corpus), index_dir, embedder, settings, full, progress)
-    finally:
-        lock.release()
+    with index_writes(index_dir):
+        index_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(index_dir / "build.lock"))
+        try:
+            lock.acquire(timeout=lock_timeout)
+        except Timeout as exc:
+            raise IndexBusyError(
+                f"another `qa index` is rebuilding {index_dir}: wait for it to finish, then run this again"
+            ) from exc
+        try:
+            return _build_locked(Path(corpus), index_dir, embedder, settings, full, progress)
+        finally:
+            lock.release()
 
 
 @dataclass

@@ -44,3 +44,7 @@ class QuestionError(QAError, ValueError):
 
 class ModelError(QAError):
     """The embedding model cannot be loaded."""
+
+
+class UploadError(QAError):
+    """A file uploaded in the app cannot be added to the corpus (name, type, size or a duplicate)."""

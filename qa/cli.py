@@ -60,6 +60,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from qa.app import serve
+
+    return serve(args.index, args.corpus, host=args.host, port=args.port, auth=args.auth or os.environ.get("QA_AUTH"),
+                 share=args.share, max_upload_mb=args.max_upload_mb, model=os.environ.get("QA_MODEL"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Ask questions over a folder of documents, offline.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -90,6 +97,20 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--path", metavar="GLOB", help="only documents whose path matches GLOB (or is under it)")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     ask.set_defaults(func=cmd_ask)
+
+    serve = sub.add_parser("serve", help="open the chat in the browser",
+                           description="Serve the chat page (building the index first if there is none).")
+    serve.add_argument("--index", type=Path, default=_index_default(),
+                       help="index folder (default: index/ or $QA_INDEX)")
+    serve.add_argument("--corpus", type=Path, default=_corpus_default(),
+                       help="corpus folder, where uploads are saved (default: corpus/ or $QA_CORPUS)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    serve.add_argument("--auth", metavar="USER:PASSWORD", help="require this login (default: $QA_AUTH, else none)")
+    serve.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
+    serve.add_argument("--max-upload-mb", type=float, default=50, help="largest upload accepted (default: 50)")
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 

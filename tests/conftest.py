@@ -40,7 +40,10 @@ def seed_corpus(tmp_path: Path) -> Path:
 @pytest.fixture
 def small_corpus(tmp_path: Path) -> Path:
     """Three short documents whose answers the hashing embedder can find by shared words."""
-    corpus = tmp_path / "small"
+    return write_small_corpus(tmp_path / "small")
+
+
+def write_small_corpus(corpus: Path) -> Path:
     corpus.mkdir()
     (corpus / "apples.md").write_text(
         "---\ntitle: Apples\npublisher: Orchard Weekly\ndate: 2023-05-01\n---\n"

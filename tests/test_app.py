@@ -1,0 +1,112 @@
+"""The served app in-process (fast embedder): the /ask API, what the server serves, login, and `qa serve` flags."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+
+from qa.assistant import Assistant
+from qa.build import build_index
+from qa.errors import SettingsError
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """One app over the small corpus, served on a free loopback port for the whole module."""
+    from qa.app import build_app, launch
+    from qa.embedding import HashingEmbedder
+    from tests.conftest import write_small_corpus
+
+    root = tmp_path_factory.mktemp("app")
+    corpus = write_small_corpus(root / "corpus")
+    build_index(corpus, root / "index", HashingEmbedder(64), progress=False)
+    app = build_app(root / "index", corpus)
+    _, url, _ = launch(app, port=free_port(), prevent_thread_lock=True)
+    yield url, root / "index", corpus
+    app.close()
+
+
+def test_ask_endpoint_returns_what_qa_ask_json_prints(served) -> None:
+    from gradio_client import Client
+
+    url, index, _ = served
+    # subtle: gradio_client 2.x takes any dict with a "path" key in a result for a file to download (it does so
+    # for the sse_v3 protocol), and every passage has a "path"; download_files=False returns the JSON as sent.
+    client = Client(url, verbose=False, download_files=False)
+    question = "Which sea does the Danube end in?"
+    got = client.predict(question, 2, "", api_name="/ask")
+    assert got == Assistant.load(index).ask(question, k=2).to_dict()
+    assert got["passages"][0]["path"] == "rivers.txt" and len(got["passages"]) == 2
+    assert [e for e in client.view_api(print_info=False, return_format="dict")["named_endpoints"]] == ["/ask"]
+
+
+def test_ask_endpoint_errors_are_one_line_messages(served) -> None:
+    from gradio_client import Client
+
+    client = Client(served[0], verbose=False, download_files=False)
+    with pytest.raises(Exception, match="the question is empty: type a question") as caught:
+        client.predict("   ", 3, "", api_name="/ask")
+    assert "Traceback" not in str(caught.value)
+    with pytest.raises(Exception, match="k=0 is out of range"):
+        client.predict("apples", 0, "", api_name="/ask")
+
+
+def test_serves_no_file_from_disk(served) -> None:
+    url, index, corpus = served
+    for path in (corpus / "rivers.txt", index / "CURRENT", Path("/etc/passwd"), Path(__file__)):
+        response = httpx.get(f"{url}gradio_api/file={path}")
+        assert response.status_code == 403, path
+
+
+def test_page_and_theme_load_nothing_from_outside(served) -> None:
+    url = served[0]
+    page = httpx.get(url).text
+    theme = httpx.get(f"{url}theme.css").text
+    assert "qa · ask your documents" in page
+    for text in (theme, page.split("<body", 1)[0]):
+        assert "fonts.googleapis" not in text and "@import url(http" not in text
+    assert "ui-sans-serif" in theme and "static/fonts" not in theme
+
+
+def test_login_is_required_when_asked(small_corpus: Path, tmp_path: Path, embedder) -> None:
+    from qa.app import build_app, launch
+
+    build_index(small_corpus, tmp_path / "index", embedder, progress=False)
+    app = build_app(tmp_path / "index", small_corpus)
+    _, url, _ = launch(app, port=free_port(), auth=("ana", "s3cret"), prevent_thread_lock=True)
+    try:
+        assert httpx.get(f"{url}config").status_code == 401
+        client = httpx.Client()
+        assert client.post(f"{url}login", data={"username": "ana", "password": "wrong"}).status_code == 400
+        assert client.post(f"{url}login", data={"username": "ana", "password": "s3cret"}).status_code == 200
+        assert client.get(f"{url}config").status_code == 200
+    finally:
+        app.close()
+
+
+@pytest.mark.parametrize("value", ["nopassword", ":x", "user:", ""])
+def test_auth_must_be_user_colon_password(value: str) -> None:
+    from qa.app import parse_auth
+
+    if value == "":
+        assert parse_auth(value) is None
+        return
+    with pytest.raises(SettingsError, match="USER:PASSWORD"):
+        parse_auth(value)
+    assert parse_auth("ana:pa:ss") == ("ana", "pa:ss")
+
+
+def test_serve_defaults_to_loopback_and_no_share() -> None:
+    from qa.cli import build_parser
+
+    args = build_parser().parse_args(["serve"])
+    assert (args.host, args.port, args.share, args.auth) == ("127.0.0.1", 7860, False, None)

@@ -8,26 +8,25 @@ logged with its traceback on the server and shown as one line, never a traceback
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no telemetry calls
+import gradio as gr
 
-import gradio as gr  # noqa: E402
-
-from qa import render_html  # noqa: E402
-from qa.assistant import Assistant  # noqa: E402
-from qa.errors import QAError, SettingsError  # noqa: E402
-from qa.feedback import feedback_record  # noqa: E402
-from qa.readers import SUPPORTED_SUFFIXES  # noqa: E402
-from qa.uploads import DEFAULT_MAX_BYTES  # noqa: E402
-from qa.workspace import Filters, Workspace, check_date  # noqa: E402
+from qa import render_html
+from qa.assistant import Assistant
+from qa.errors import QAError, SettingsError
+from qa.feedback import feedback_record
+from qa.readers import SUPPORTED_SUFFIXES
+from qa.settings import MODES
+from qa.uploads import DEFAULT_MAX_BYTES
+from qa.workspace import Workspace
 
 log = logging.getLogger("qa.app")
 CSS_PATH = Path(__file__).with_name("app.css")
+MAX_SOURCE_CHOICES = 1000  # a bigger collection is filtered by typing part of a label
 EXAMPLE = "When did Russia withdraw its S-300 systems from Syria?"
 SYSTEM_FONTS = ("ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial",
                 "sans-serif")
@@ -68,7 +67,6 @@ def build_app(assistant_or_index_dir: Assistant | str | Path, corpus_dir: str | 
                        model=model, max_upload_bytes=max_upload_bytes)
     else:
         ws = Workspace(Path(assistant_or_index_dir), Path(corpus_dir), model=model, max_upload_bytes=max_upload_bytes)
-    modes = ws.modes()
 
     def header(info: dict[str, Any] | None) -> str:
         return ('<div class="qa-header"><div class="qa-brand"><span class="qa-logo">qa</span>'
@@ -80,14 +78,14 @@ def build_app(assistant_or_index_dir: Assistant | str | Path, corpus_dir: str | 
             info = ws.info()
         except QAError as exc:
             return header(None), render_html.notice_html(str(exc), "error"), gr.update()
-        choices = sorted({source for source, _ in info["sources"]}) if info else []
-        return header(info), render_html.info_html(info), gr.update(choices=choices)
+        labels = sorted({source for source, _ in info["sources"]})[:MAX_SOURCE_CHOICES] if info else []
+        return header(info), render_html.info_html(info), gr.update(choices=[("All sources", ""), *labels])
 
     # -- asking ------------------------------------------------------------------------------------------------
-    def chat_ask(question: str, history: list, results: dict, k: float, mode: str, sources: list[str] | None,
-            date_from: str, date_to: str) -> tuple[list, dict, str]:
+    def chat_ask(question: str, history: list, results: dict, k: float, mode: str, source: str | None,
+                 date_from: str, date_to: str) -> tuple[list, dict, str]:
         try:
-            filters = Filters(tuple(sources or ()), check_date(date_from, "from"), check_date(date_to, "to"))
+            filters = {"source": source or None, "date_from": date_from or None, "date_to": date_to or None}
             result = ws.ask(question, int(k), mode=mode, filters=filters)
         except Exception as exc:
             raise _user_error(exc) from None
@@ -179,9 +177,10 @@ def build_app(assistant_or_index_dir: Assistant | str | Path, corpus_dir: str | 
                         ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="qa-ask")
                 with gr.Column(scale=1, min_width=300, elem_id="qa-side"):
                     k = gr.Slider(1, 20, value=5, step=1, label="Passages to show")
-                    mode = gr.Radio(list(modes), value=ws.default_mode(), label="Retrieval", visible=len(modes) > 1,
-                                    info="hybrid: meaning and exact words")
-                    sources = gr.Dropdown([], multiselect=True, label="Sources", info="All when empty",
+                    mode = gr.Radio(list(MODES), value=ws.settings.retrieval.mode, label="Retrieval",
+                                    info="dense: meaning · lexical: exact words · hybrid: both")
+                    sources = gr.Dropdown([("All sources", "")], value="", label="Source", allow_custom_value=True,
+                                          info="Pick one, or type part of a title or publisher",
                                           elem_id="qa-sources")
                     with gr.Row(elem_id="qa-dates"):
                         date_from = gr.Textbox(label="Dated from", placeholder="YYYY-MM-DD", min_width=120)

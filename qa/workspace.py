@@ -8,67 +8,20 @@ one is used as soon as it is swapped in, without a restart.
 
 from __future__ import annotations
 
-import inspect
-import re
 import threading
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from qa import store
-from qa.assistant import Assistant, check_k
+from qa.assistant import Assistant
 from qa.build import BuildReport, build_index
 from qa.embedding import PACKAGED_MODEL, Embedder, embedder_for
-from qa.errors import IndexBusyError, IndexMissingError, QuestionError, UploadError
+from qa.errors import IndexBusyError, IndexMissingError, UploadError
 from qa.feedback import append_feedback
-from qa.records import Passage, Result
+from qa.filters import Filters
+from qa.records import Result
 from qa.settings import DEFAULT, Settings
 from qa.uploads import DEFAULT_MAX_BYTES, Saved, check_upload, save_upload
-
-_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
-
-
-def check_date(value: Any, name: str) -> str | None:
-    """``"2024"``, ``"2024-11"`` or ``"2024-11-30"`` (or nothing); QuestionError for anything else."""
-    text = str(value or "").strip()
-    if not text:
-        return None
-    if not _DATE.match(text):
-        raise QuestionError(f"the {name} date {text!r} is not a date: write it as YYYY-MM-DD, YYYY-MM or YYYY")
-    return text
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Which passages a question may return: from these source labels, dated within ``[date_from, date_to]``.
-
-    Dates compare on the precision both sides have, so a document dated ``2024`` is inside ``2024-06``-``2024-12``.
-    A document without a date is left out as soon as a date bound is set.
-    """
-
-    sources: tuple[str, ...] = ()
-    date_from: str | None = None
-    date_to: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.date_from and self.date_to and self.date_from[:len(self.date_to)] > self.date_to[:len(self.date_from)]:
-            raise QuestionError(f"the date range {self.date_from} to {self.date_to} is empty: swap the two dates")
-
-    def __bool__(self) -> bool:
-        return bool(self.sources or self.date_from or self.date_to)
-
-    def matches(self, passage: Passage) -> bool:
-        if self.sources and passage.source not in self.sources:
-            return False
-        if self.date_from or self.date_to:
-            date = passage.date or ""
-            if not date:
-                return False
-            if self.date_from and date[:len(self.date_from)] < self.date_from[:len(date)]:
-                return False
-            if self.date_to and date[:len(self.date_to)] > self.date_to[:len(date)]:
-                return False
-        return True
 
 
 class Workspace:
@@ -135,42 +88,14 @@ class Workspace:
         return self.rebuild(progress=progress)
 
     # -- questions ---------------------------------------------------------------------------------------------
-    def modes(self) -> tuple[str, ...]:
-        """The retrieval modes the loaded Assistant offers (dense only until it takes a ``mode``)."""
-        from qa import settings
-
-        if "mode" in inspect.signature(Assistant.ask).parameters:
-            return tuple(getattr(settings, "MODES", ("dense",)))
-        return ("dense",)
-
-    def default_mode(self) -> str:
-        mode = getattr(getattr(self.settings, "retrieval", None), "mode", "dense")
-        return mode if mode in self.modes() else self.modes()[0]
-
-    def ask(self, question: str, k: Any = None, *, mode: str | None = None, filters: Filters = Filters()) -> Result:
+    def ask(self, question: str, k: Any = None, *, mode: str | None = None,
+            filters: Filters | dict[str, Any] | None = None) -> Result:
+        """``Assistant.ask`` on the live generation (picked up here if a rebuild swapped one in)."""
         assistant = self.assistant
         if assistant is None:
             raise IndexMissingError("there is no index yet: add documents in the Documents tab, then ask again")
         assistant.reload_if_changed()
-        k = check_k(self.settings.default_k if k in (None, "") else k, self.settings.max_k)
-        options: dict[str, Any] = {}
-        if mode:
-            if mode not in self.modes():
-                raise QuestionError(f"retrieval mode {mode!r} is not available: use one of {', '.join(self.modes())}")
-            if mode != "dense" or "mode" in inspect.signature(assistant.ask).parameters:
-                options["mode"] = mode
-        if not filters:
-            return assistant.ask(question, k=k, **options)
-        # Filters applied to a deep ranking, so k passages come back whenever k match.
-        result = assistant.ask(question, k=self.settings.max_k, **options)
-        kept = [p for p in result.passages if filters.matches(p)][:k]
-        passages = tuple(p if p.rank == rank else replace(p, rank=rank) for rank, p in enumerate(kept, 1))
-        answer, new_rank = result.answer, {p.chunk_id: p.rank for p in passages}
-        if answer is not None:
-            chunk = next(p.chunk_id for p in result.passages if p.rank == answer.passage_rank)
-            answer = replace(answer, passage_rank=new_rank[chunk]) if chunk in new_rank else None
-        return Result(question=result.question, passages=passages, answer=answer, mode=result.mode,
-                      timings_ms=result.timings_ms)
+        return assistant.ask(question, k=None if k in (None, "") else k, mode=mode or None, filters=filters)
 
     def sources(self) -> list[str]:
         info = self.info()

@@ -219,14 +219,13 @@ def write_generation(
     extra_files: dict[str, bytes] | None = None,
 ) -> Path:
     """Write a complete generation under a temporary name, fsync it, then make it live atomically."""
-    import faiss
 
     root = index_dir / GENERATIONS
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{os.getpid()}-{time.time_ns()}"
     tmp.mkdir()
     try:
-        faiss.write_index(faiss_index, str(tmp / "vectors.faiss"))
+        _write_faiss(faiss_index, tmp / "vectors.faiss")
         np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
         np.savez(tmp / "chunks.npz", doc=chunks.doc, start=chunks.start, end=chunks.end)
         with (tmp / "documents.jsonl").open("w") as handle:
@@ -260,6 +259,22 @@ def write_generation(
     os.replace(pointer, index_dir / CURRENT)
     _fsync_dir(index_dir)
     return final
+
+
+def _write_faiss(faiss_index: Any, path: Path) -> None:
+    """``faiss.write_index`` through a Python file, byte for byte the same output.
+
+    subtle: FAISS's own file writer reports a full disk as a RuntimeError and prints a second complaint on stderr;
+    through a Python callback the failure is the plain OSError that the build turns into one line.
+    """
+    import faiss
+
+    with path.open("wb") as handle:
+        writer = faiss.PyCallbackIOWriter(handle.write)
+        try:
+            faiss.write_index(faiss_index, writer)
+        finally:
+            del writer
 
 
 def _next_number(root: Path) -> int:

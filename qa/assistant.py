@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import unicodedata
@@ -20,12 +21,13 @@ import numpy as np
 
 from qa import store
 from qa.embedding import Embedder, embedder_for
-from qa.errors import IndexCorruptError, QuestionError
+from qa.errors import IndexCorruptError, QAError, QuestionError
 from qa.filters import Filters
 from qa.records import Passage, Result
 from qa.search import Hit, Searcher
 from qa.settings import DEFAULT, MODES, Settings
 
+log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
 
 
@@ -70,6 +72,7 @@ class Assistant:
         self.index_dir = index_dir
         self.settings = settings
         self._reload_lock = threading.Lock()
+        self._skipped: str | None = None  # a generation that failed to load; not tried again
 
     @property
     def data(self) -> store.IndexData:
@@ -95,15 +98,27 @@ class Assistant:
             )
 
     def reload_if_changed(self) -> bool:
-        """Pick up a generation swapped in by a rebuild; questions keep using the old one until it is loaded."""
-        live = store.current_generation(self.index_dir)
-        if live is None or live.name == self.data.generation:
+        """Pick up a generation swapped in by a rebuild; questions keep using the old one until it is loaded.
+
+        A new generation that cannot be used (it fails its checks, or was replaced and pruned while loading) is
+        logged once and skipped: questions go on being answered from the generation already loaded.
+        """
+        try:
+            live = store.current_generation(self.index_dir)
+        except QAError:
+            live = None
+        if live is None or live.name in (self.data.generation, self._skipped):
             return False
         with self._reload_lock:
-            if live.name == self.data.generation:
+            if live.name in (self.data.generation, self._skipped):
                 return False
-            searcher = Searcher.load(self.index_dir)
-            self._check_model(searcher.data, self.embedder)
+            try:
+                searcher = Searcher.load(self.index_dir)
+                self._check_model(searcher.data, self.embedder)
+            except QAError as exc:
+                self._skipped = live.name
+                log.warning("still answering from %s: the new index cannot be used (%s)", self.data.generation, exc)
+                return False
             self.searcher = searcher  # one assignment: a question in flight keeps the object it started with
             return True
 
@@ -124,7 +139,8 @@ class Assistant:
         passages = tuple(self._passage(searcher.data, hit, rank) for rank, hit in enumerate(hits, 1))
         done = time.perf_counter()
         timings = {"embed": (embedded - started) * 1000, "search": (done - embedded) * 1000}
-        return Result(question=question, passages=passages, mode=mode, timings_ms=timings)
+        return Result(question=question, passages=passages, mode=mode, timings_ms=timings,
+                      generation=searcher.data.generation)
 
     @staticmethod
     def _passage(data: store.IndexData, hit: Hit, rank: int) -> Passage:

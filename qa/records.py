@@ -141,6 +141,7 @@ class Result:
     answer: Answer | None = None
     mode: str = "dense"
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
+    generation: str | None = None  # the index generation every passage came from
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -148,4 +149,5 @@ class Result:
             "answer": self.answer.to_dict() if self.answer else None,
             "passages": [p.to_dict() for p in self.passages],
             "mode": self.mode,
+            "generation": self.generation,
         }

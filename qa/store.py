@@ -291,7 +291,10 @@ def prune(index_dir: Path, keep: int = 2) -> None:
     root = index_dir / GENERATIONS
     if not root.is_dir():
         return
-    live = current_generation(index_dir)
+    try:
+        live = current_generation(index_dir)
+    except IndexCorruptError:  # a damaged pointer must not stop the rebuild that repairs it
+        live = None
     for tmp in root.glob(".tmp-*"):
         shutil.rmtree(tmp, ignore_errors=True)
     generations = sorted(root.glob("g-*"), key=lambda p: p.name, reverse=True)

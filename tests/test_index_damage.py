@@ -140,9 +140,11 @@ def test_edited_manifest_is_refused(case: str, index: Path, small_corpus: Path, 
 @pytest.mark.parametrize(("content", "pattern"), [("", "does not name a generation"),
                                                    ("../../etc\n", "does not name a generation"),
                                                    ("g-000099-gone\n", "generation .* is missing")])
-def test_damaged_current_pointer_is_refused(content: str, pattern: str, index: Path, embedder, capsys) -> None:
+def test_damaged_current_pointer_is_refused(content: str, pattern: str, index: Path, small_corpus: Path, embedder,
+                                           capsys) -> None:
     (index / "CURRENT").write_text(content)
     refused(index, embedder, capsys, pattern)
+    repaired_by_next_build(index, small_corpus, capsys)
 
 
 def test_missing_index_folder_names_the_build_command(tmp_path: Path, embedder, capsys) -> None:
@@ -244,3 +246,28 @@ def test_damaged_embedding_cache_is_set_aside_and_the_build_goes_on(index: Path,
     assert Assistant.load(index, embedder=embedder).ask("comets icy tails", k=1).passages[0].path == "comets.txt"
     build_index(small_corpus, index, embedder, full=True, progress=False)
     assert build_index(small_corpus, index, embedder, full=True, progress=False).chunks_embedded == 0  # new cache
+
+
+def test_a_broken_new_generation_is_skipped_and_questions_go_on(index: Path, small_corpus: Path, embedder,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """A server picks up new generations on the fly; a damaged one must not take it down: it keeps the old one."""
+    assistant = Assistant.load(index, embedder=embedder)
+    old = assistant.ask("Danube", k=1).generation
+    assert old == store.current_generation(index).name
+    (small_corpus / "comets.txt").write_text("Comets have icy nuclei and long tails.")
+    build_index(small_corpus, index, embedder, progress=False)
+    new = store.current_generation(index)
+    (new / "vectors.faiss").write_bytes(b"damaged")
+    for _ in range(2):  # logged once, not retried on every question
+        assert assistant.reload_if_changed() is False
+        result = assistant.ask("comets icy tails", k=3, mode="lexical")
+        assert result.generation == old and "comets.txt" not in {p.path for p in result.passages}
+    assert [r.message for r in caplog.records if "cannot be used" in r.message] == [
+        f"still answering from {old}: the new index cannot be used (index file {new / 'vectors.faiss'} does not "
+        f"match its checksum: {FIX})"]
+    (index / "CURRENT").write_text("")  # even a damaged pointer: keep answering
+    assert assistant.reload_if_changed() is False and assistant.ask("Danube").generation == old
+    build_index(small_corpus, index, embedder, progress=False)
+    assert assistant.reload_if_changed() is True
+    result = assistant.ask("comets icy tails", k=1, mode="lexical")
+    assert result.passages[0].path == "comets.txt" and result.generation == store.current_generation(index).name

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 import uuid
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +48,17 @@ def theme() -> gr.themes.Base:
                              radius_size="md", font=list(SYSTEM_FONTS), font_mono=list(MONO_FONTS))
 
 
-def _user_error(exc: Exception) -> gr.Error:
+def _message(exc: Exception) -> str:
+    """One line for the user; an unexpected error is logged with its traceback on the server only."""
     if isinstance(exc, QAError):
-        return gr.Error(str(exc), title="Cannot do that", print_exception=False)
+        return str(exc)
     log.exception("unexpected error in the app")
-    return gr.Error(f"unexpected error ({type(exc).__name__}); the details are in the server log",
-                    title="Something went wrong", print_exception=False)
+    return f"unexpected error ({type(exc).__name__}); the details are in the server log"
+
+
+def _warn(exc: Exception, title: str = "Cannot do that") -> None:
+    # A toast, not gr.Error: raising would cover the chat with an error overlay and hide the conversation.
+    gr.Warning(escape(_message(exc)), title=title)
 
 
 def _message_index(index: Any) -> int:
@@ -88,7 +94,8 @@ def build_app(assistant_or_index_dir: Assistant | str | Path, corpus_dir: str | 
             filters = {"source": source or None, "date_from": date_from or None, "date_to": date_to or None}
             result = ws.ask(question, int(k), mode=mode, filters=filters)
         except Exception as exc:
-            raise _user_error(exc) from None
+            _warn(exc, "Cannot answer")
+            return gr.skip(), gr.skip(), gr.skip()
         history = [*history, {"role": "user", "content": render_html.question_html(result.question)},
                    {"role": "assistant", "content": render_html.result_html(result)}]
         return history, {**results, str(len(history) - 1): result.to_dict()}, ""
@@ -102,7 +109,8 @@ def build_app(assistant_or_index_dir: Assistant | str | Path, corpus_dir: str | 
         try:
             ws.record_feedback(feedback_record(result, bool(event.liked), rating_id=rating_id))
         except Exception as exc:
-            raise _user_error(exc) from None
+            _warn(exc, "Rating not saved")
+            return gr.skip(), gr.skip(), gr.skip()
         if event.liked:
             gr.Info("Thanks: saved as a regression question (feedback.jsonl next to the index).")
             return gr.update(visible=False), gr.update(), None
@@ -114,13 +122,15 @@ def build_app(assistant_or_index_dir: Assistant | str | Path, corpus_dir: str | 
         if not pending:
             return gr.update(visible=False), None
         if choice is None:
-            raise gr.Error("choose the passage that answers the question, or None of these", title="Nothing chosen")
+            gr.Warning("Choose the passage that answers the question, or None of these.", title="Nothing chosen")
+            return gr.skip(), gr.skip()
         if choice:
             try:
                 ws.record_feedback(feedback_record(pending["result"], False, rating_id=pending["id"],
                                                    passage_rank=int(choice)))
             except Exception as exc:
-                raise _user_error(exc) from None
+                _warn(exc, "Rating not saved")
+                return gr.skip(), gr.skip()
         gr.Info("Thanks: noted which passage answers it." if choice else "Thanks: noted that none of them does.")
         return gr.update(visible=False), None
 
@@ -132,7 +142,7 @@ def build_app(assistant_or_index_dir: Assistant | str | Path, corpus_dir: str | 
             progress(0, desc="Reading the corpus")
             report = ws.rebuild(progress=True)
         except Exception as exc:
-            yield render_html.notice_html(str(_user_error(exc).message), "error"), *refresh()
+            yield render_html.notice_html(_message(exc), "error"), *refresh()
             return
         yield render_html.report_html(report), *refresh()
 
@@ -152,7 +162,7 @@ def build_app(assistant_or_index_dir: Assistant | str | Path, corpus_dir: str | 
                 progress(0, desc="Indexing the new documents")
                 report = ws.rebuild(progress=True)
             except Exception as exc:
-                refused.append(("index", str(_user_error(exc).message)))
+                refused.append(("index", _message(exc)))
         html = render_html.report_html(report, [s.name for s in saved], refused)
         html += "".join(render_html.notice_html(n, "info") for n in notes)
         yield html, *refresh(), None
@@ -183,8 +193,9 @@ def build_app(assistant_or_index_dir: Assistant | str | Path, corpus_dir: str | 
                                           info="Pick one, or type part of a title or publisher",
                                           elem_id="qa-sources")
                     with gr.Row(elem_id="qa-dates"):
-                        date_from = gr.Textbox(label="Dated from", placeholder="YYYY-MM-DD", min_width=120)
-                        date_to = gr.Textbox(label="to", placeholder="YYYY-MM-DD", min_width=120)
+                        dates = {"placeholder": "YYYY-MM-DD", "min_width": 120, "max_lines": 1}
+                        date_from = gr.Textbox(label="Dated from", **dates)
+                        date_to = gr.Textbox(label="to", **dates)
                     clear = gr.Button("New conversation", size="sm", variant="secondary")
                     with gr.Group(visible=False, elem_id="qa-fix") as fix_box:
                         fix = gr.Radio([], label="Which passage answers it? (optional)")
@@ -224,7 +235,7 @@ def build_app(assistant_or_index_dir: Assistant | str | Path, corpus_dir: str | 
             try:
                 return ws.ask(question, k, mode=mode or None).to_dict()
             except Exception as exc:
-                raise _user_error(exc) from None
+                raise gr.Error(_message(exc), print_exception=False) from None
 
         gr.api(api_ask, api_name="ask", concurrency_limit=4, concurrency_id="ask")
     app.qa_workspace = ws  # for serve() and tests

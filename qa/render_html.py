@@ -18,8 +18,8 @@ from typing import Any
 
 from qa.records import Answer, Passage, Result
 
-FOLD_CHARS = 700  # longer passages fold behind a preview
-PREVIEW_CHARS = 280
+FOLD_CHARS = 1000  # longer passages fold behind a preview (a typical 200-token passage is 800-1100 chars)
+PREVIEW_CHARS = 420
 
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use marks: survive escaping and white-space clean-up
 _PARAGRAPH = re.compile(r"\n[ \t\r\f\v]*\n\s*")
@@ -98,7 +98,7 @@ def passage_html(passage: Passage, fold_chars: int = FOLD_CHARS) -> str:
         '<div class="qa-phead">'
         f'<span class="qa-rank">{passage.rank}</span>'
         f'<span class="qa-source">{escape(passage.source)}</span>'
-        f'<span class="qa-score" title="similarity score">{passage.score:.3f}</span>'
+        f'<span class="qa-score" title="relevance score (scale depends on the mode)">{passage.score:.3f}</span>'
         "</div>"
         f'<div class="qa-loc">{location(passage)}</div>'
         f"{body}{also}</div>"

@@ -12,6 +12,7 @@ import sys
 import uuid
 from html import escape
 from pathlib import Path
+from textwrap import shorten
 from typing import Any
 
 import gradio as gr
@@ -39,6 +40,7 @@ SCROLL_TO_QUESTION = """() => { setTimeout(() => {
   while (box && box.scrollHeight <= box.clientHeight) box = box.parentElement;
   if (box) box.scrollTop += last.getBoundingClientRect().top - box.getBoundingClientRect().top - 8;
 }, 80); }"""
+SHOW_FIX = "() => setTimeout(() => document.querySelector('#qa-fix')?.scrollIntoView({block: 'nearest'}), 80)"
 MONO_FONTS = ("ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Liberation Mono", "monospace")
 
 
@@ -114,7 +116,8 @@ def build_app(assistant_or_index_dir: Assistant | str | Path, corpus_dir: str | 
         if event.liked:
             gr.Info("Thanks: saved as a regression question (feedback.jsonl next to the index).")
             return gr.update(visible=False), gr.update(), None
-        choices = [(f"{p['rank']}. {p['source']}", p["rank"]) for p in result["passages"]]
+        choices = [(f"{p['rank']} · {shorten(p['publisher'] or p['title'], 40, placeholder='…')}", p["rank"])
+                   for p in result["passages"]]
         return (gr.update(visible=True), gr.update(choices=[*choices, ("None of these", 0)], value=None),
                 {"id": rating_id, "result": result})
 
@@ -185,6 +188,9 @@ def build_app(assistant_or_index_dir: Assistant | str | Path, corpus_dir: str | 
                         question = gr.Textbox(show_label=False, placeholder=f"e.g. {EXAMPLE}", scale=8,
                                               elem_id="qa-question", autofocus=True, max_lines=4)
                         ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="qa-ask")
+                    with gr.Row(visible=False, elem_id="qa-fix", equal_height=True) as fix_box:
+                        fix = gr.Radio([], label="Thanks. Which passage does answer it? (optional)", scale=6)
+                        fix_save = gr.Button("Save", size="sm", scale=1, min_width=90)
                 with gr.Column(scale=1, min_width=300, elem_id="qa-side"):
                     k = gr.Slider(1, 20, value=5, step=1, label="Passages to show")
                     mode = gr.Radio(list(MODES), value=ws.settings.retrieval.mode, label="Retrieval",
@@ -197,22 +203,20 @@ def build_app(assistant_or_index_dir: Assistant | str | Path, corpus_dir: str | 
                         date_from = gr.Textbox(label="Dated from", **dates)
                         date_to = gr.Textbox(label="to", **dates)
                     clear = gr.Button("New conversation", size="sm", variant="secondary")
-                    with gr.Group(visible=False, elem_id="qa-fix") as fix_box:
-                        fix = gr.Radio([], label="Which passage answers it? (optional)")
-                        fix_save = gr.Button("Save", size="sm")
             with gr.Tab("Documents", id="documents"):
-                info = gr.HTML(render_html.info_html(None), elem_id="qa-info")
-                with gr.Row():
+                with gr.Row(equal_height=True):
                     rebuild_button = gr.Button("Rebuild index", variant="primary", scale=0, min_width=160,
                                                elem_id="qa-rebuild")
-                    gr.Markdown("Reads the corpus folder again and embeds only what changed.", elem_id="qa-hint")
-                status = gr.HTML("", elem_id="qa-status")
+                    gr.Markdown("Reads the corpus folder again and embeds only what changed. Questions are "
+                                "answered from the current index meanwhile.", elem_id="qa-hint")
                 upload = gr.File(
                     label=f"Add documents ({', '.join(sorted(SUPPORTED_SUFFIXES))}; up to "
                           f"{max_upload_bytes / 2**20:.0f} MB each)",
                     file_count="multiple", file_types=sorted(SUPPORTED_SUFFIXES), type="filepath",
-                    elem_id="qa-upload", height=140,
+                    elem_id="qa-upload", height=120,
                 )
+                status = gr.HTML("", elem_id="qa-status")
+                info = gr.HTML(render_html.info_html(None), elem_id="qa-info")
 
         inputs = [question, chat, results, k, mode, sources, date_from, date_to]
         for trigger in (question.submit, ask_button.click):
@@ -221,7 +225,7 @@ def build_app(assistant_or_index_dir: Assistant | str | Path, corpus_dir: str | 
         for trigger in (clear.click, chat.clear):
             trigger(lambda: ([], {}, gr.update(visible=False), None), None, [chat, results, fix_box, pending],
                     api_visibility="private")
-        chat.like(rate, [results], [fix_box, fix, pending], api_visibility="private")
+        chat.like(rate, [results], [fix_box, fix, pending], api_visibility="private").success(None, js=SHOW_FIX)
         fix_save.click(save_fix, [fix, pending], [fix_box, pending], api_visibility="private")
         index_outputs = [status, head, info, sources]
         rebuild_button.click(rebuild, None, index_outputs, concurrency_limit=1, concurrency_id="index",
@@ -230,8 +234,8 @@ def build_app(assistant_or_index_dir: Assistant | str | Path, corpus_dir: str | 
                       api_visibility="private")
         app.load(refresh, None, [head, info, sources], api_visibility="private")
 
-        def api_ask(question: str, k: int = 5, mode: str = "") -> dict:
-            """Answer a question from the index: the same object as `qa ask --json`."""
+        def api_ask(question: str, k: int | None = 5, mode: str | None = None) -> dict:
+            """Answer a question from the index: the same object as `qa ask --json` (k, mode: null for defaults)."""
             try:
                 return ws.ask(question, k, mode=mode or None).to_dict()
             except Exception as exc:

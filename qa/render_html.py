@@ -20,6 +20,7 @@ from qa.records import Answer, Passage, Result
 
 FOLD_CHARS = 1000  # longer passages fold behind a preview (a typical 200-token passage is 800-1100 chars)
 PREVIEW_CHARS = 420
+MAX_DOC_ROWS = 500  # the index panel lists this many documents, then a count
 
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use marks: survive escaping and white-space clean-up
 _PARAGRAPH = re.compile(r"\n[ \t\r\f\v]*\n\s*")
@@ -146,16 +147,24 @@ def notice_html(text: str, kind: str = "warning") -> str:
     return f'<div class="qa-notice qa-{escape(kind)}">{_clean(text)}</div>'
 
 
-def info_html(info: dict[str, Any] | None) -> str:
+def built(info: dict[str, Any]) -> str:
+    """``"2024-11-30T10:00:00+0000"`` -> ``"2024-11-30 10:00"``."""
+    return str(info["built_at"])[:16].replace("T", " ")
+
+
+def info_html(info: dict[str, Any] | None, max_rows: int = MAX_DOC_ROWS) -> str:
     """The index panel: counts, model, build time and the documents with their source labels."""
     if info is None:
         return notice_html("No index yet: add documents below (or to the corpus folder) and rebuild.")
     stats = [("Documents", f"{info['documents']:,}"), ("Passages", f"{info['chunks']:,}"),
-             ("Model", info["model"]), ("Built", info["built_at"].replace("T", " "))]
+             ("Model", info["model"]), ("Built", built(info))]
     cards = "".join(f'<div class="qa-stat"><div class="qa-stat-v">{escape(str(v))}</div>'
                     f'<div class="qa-stat-k">{escape(k)}</div></div>' for k, v in stats)
+    sources = info["sources"]
     rows = "".join(f"<tr><td>{escape(source)}</td><td><code>{escape(path)}</code></td></tr>"
-                   for source, path in info["sources"])
+                   for source, path in sources[:max_rows])
+    if len(sources) > max_rows:
+        rows += f'<tr><td colspan="2">… and {len(sources) - max_rows:,} more</td></tr>'
     return (f'<div class="qa-info"><div class="qa-stats">{cards}</div>'
             f'<table class="qa-docs"><thead><tr><th>Source</th><th>File</th></tr></thead>'
             f"<tbody>{rows}</tbody></table></div>")
@@ -166,7 +175,16 @@ def summary_line(info: dict[str, Any] | None) -> str:
     if info is None:
         return "No index yet — add documents in the <b>Documents</b> tab."
     return (f"{info['documents']:,} documents · {info['chunks']:,} passages · {escape(info['model'])} · "
-            f"built {escape(info['built_at'].replace('T', ' '))}")
+            f"built {escape(built(info))}")
+
+
+def _index_line(report: Any) -> str:
+    if not (report.added or report.changed or report.removed):
+        return (f"The index is up to date: {report.documents:,} documents, {report.chunks:,} passages "
+                f"(checked in {report.seconds:.1f} s).")
+    return (f"Index: {report.documents:,} documents, {report.chunks:,} passages — {len(report.added)} added, "
+            f"{len(report.changed)} changed, {len(report.removed)} removed; {report.chunks_embedded:,} passages "
+            f"embedded, {report.chunks_reused:,} reused; {report.seconds:.1f} s.")
 
 
 def report_html(report: Any, saved: Iterable[str] = (), refused: Iterable[tuple[str, str]] = ()) -> str:
@@ -174,11 +192,7 @@ def report_html(report: Any, saved: Iterable[str] = (), refused: Iterable[tuple[
     items = [f"<li>Added to the corpus: <code>{escape(name)}</code></li>" for name in saved]
     items += [f'<li class="qa-bad"><code>{escape(name)}</code> not added: {escape(why)}</li>' for name, why in refused]
     if report is not None:
-        items.append(
-            f"<li>Index: {report.documents:,} documents, {report.chunks:,} passages — {len(report.added)} added, "
-            f"{len(report.changed)} changed, {len(report.removed)} removed; {report.chunks_embedded:,} passages "
-            f"embedded, {report.chunks_reused:,} reused; {report.seconds:.1f} s.</li>"
-        )
+        items.append(f"<li>{_index_line(report)}</li>")
         items += [f"<li>{escape(note)}</li>" for note in report.notes]
         items += [f'<li class="qa-bad">Could not read <code>{escape(p.path)}</code>: {escape(p.reason)}</li>'
                   for p in report.problems]

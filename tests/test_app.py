@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -110,3 +111,12 @@ def test_serve_defaults_to_loopback_and_no_share() -> None:
 
     args = build_parser().parse_args(["serve"])
     assert (args.host, args.port, args.share, args.auth) == ("127.0.0.1", 7860, False, None)
+
+
+def test_ask_over_plain_http(served) -> None:
+    url = served[0]
+    started = httpx.post(f"{url}gradio_api/call/ask", json={"data": ["Which sea does the Danube end in?", None, None]})
+    body = httpx.get(f"{url}gradio_api/call/ask/{started.json()['event_id']}", timeout=30).text
+    assert body.startswith("event: complete"), body
+    result = json.loads(body.split("data:", 1)[1])[0]
+    assert result["passages"][0]["path"] == "rivers.txt" and result["mode"] == "hybrid"

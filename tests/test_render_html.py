@@ -129,12 +129,15 @@ def test_info_and_report_panels_escape_and_list_everything() -> None:
     html = info_html(info)
     assert "Wilson Center piece" in html and "b &lt;c&gt;.md" in html and "<script" not in html
     assert "No index yet" in info_html(None)
+    assert "… and 1 more" in info_html(info, max_rows=1) and "Wilson Center piece" not in info_html(info, max_rows=1)
     report = SimpleNamespace(documents=3, chunks=9, added=("new.md",), changed=(), removed=(), chunks_embedded=1,
                              chunks_reused=8, seconds=0.4, notes=(), problems=(Problem("bad.pdf", "encrypted <x>"),))
     html = report_html(report, ["new.md"], [("evil.exe", "unsupported file type '.exe'")])
     text = Tags(html).text
     assert "Added to the corpus: new.md" in text and "evil.exe not added: unsupported" in text
     assert "3 documents" in text and "Could not read bad.pdf: encrypted <x>" in text
+    unchanged = SimpleNamespace(**{**report.__dict__, "added": (), "problems": ()})
+    assert "The index is up to date: 3 documents, 9 passages" in Tags(report_html(unchanged)).text
 
 
 def test_ranks_follow_the_passages() -> None:

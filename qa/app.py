@@ -228,10 +228,10 @@ def build_app(assistant_or_index_dir: Assistant | str | Path, corpus_dir: str | 
         chat.like(rate, [results], [fix_box, fix, pending], api_visibility="private").success(None, js=SHOW_FIX)
         fix_save.click(save_fix, [fix, pending], [fix_box, pending], api_visibility="private")
         index_outputs = [status, head, info, sources]
-        rebuild_button.click(rebuild, None, index_outputs, concurrency_limit=1, concurrency_id="index",
-                             api_visibility="private")
-        upload.upload(add, [upload], [*index_outputs, upload], concurrency_limit=1, concurrency_id="index",
-                      api_visibility="private")
+        index_event = {"concurrency_limit": 1, "concurrency_id": "index", "api_visibility": "private",
+                       "show_progress_on": [status]}  # one progress bar, in the status line
+        rebuild_button.click(rebuild, None, index_outputs, **index_event)
+        upload.upload(add, [upload], [*index_outputs, upload], **index_event)
         app.load(refresh, None, [head, info, sources], api_visibility="private")
 
         def api_ask(question: str, k: int | None = 5, mode: str | None = None) -> dict:

@@ -76,18 +76,14 @@ def build_app(assistant_or_index_dir: Assistant | str | Path, corpus_dir: str | 
     else:
         ws = Workspace(Path(assistant_or_index_dir), Path(corpus_dir), model=model, max_upload_bytes=max_upload_bytes)
 
-    def header(info: dict[str, Any] | None) -> str:
-        return ('<div class="qa-header"><div class="qa-brand"><span class="qa-logo">qa</span>'
-                '<span class="qa-title">Ask your documents</span></div>'
-                f'<div class="qa-summary">{render_html.summary_line(info)}</div></div>')
-
     def refresh() -> tuple[str, str, Any]:
         try:
             info = ws.info()
         except QAError as exc:
-            return header(None), render_html.notice_html(str(exc), "error"), gr.update()
+            return render_html.header_html(None), render_html.notice_html(str(exc), "error"), gr.update()
         labels = sorted({source for source, _ in info["sources"]})[:MAX_SOURCE_CHOICES] if info else []
-        return header(info), render_html.info_html(info), gr.update(choices=[("All sources", ""), *labels])
+        choices = [("All sources", ""), *labels]
+        return render_html.header_html(info), render_html.info_html(info), gr.update(choices=choices)
 
     # -- asking ------------------------------------------------------------------------------------------------
     def chat_ask(question: str, history: list, results: dict, k: float, mode: str, source: str | None,
@@ -156,8 +152,7 @@ def build_app(assistant_or_index_dir: Assistant | str | Path, corpus_dir: str | 
         saved, refused = ws.add_files([(Path(f), Path(f).name) for f in files])
         for f in files:  # the copy now lives in the corpus; do not leave it in Gradio's servable upload cache
             Path(f).unlink(missing_ok=True)
-        report = None
-        notes = [s.note for s in saved if s.note]
+        report, failed = None, ""
         if saved:
             yield (render_html.notice_html(f"Saved {len(saved)} file(s); indexing…", "busy"),
                    gr.update(), gr.update(), gr.update(), None)
@@ -165,15 +160,15 @@ def build_app(assistant_or_index_dir: Assistant | str | Path, corpus_dir: str | 
                 progress(0, desc="Indexing the new documents")
                 report = ws.rebuild(progress=True)
             except Exception as exc:
-                refused.append(("index", _message(exc)))
+                failed = render_html.notice_html(f"Not indexed yet: {_message(exc)}", "error")
         html = render_html.report_html(report, [s.name for s in saved], refused)
-        html += "".join(render_html.notice_html(n, "info") for n in notes)
+        html += "".join(render_html.notice_html(s.note, "info") for s in saved if s.note) + failed
         yield html, *refresh(), None
 
     with gr.Blocks(title="qa · ask your documents", analytics_enabled=False, fill_width=False) as app:
         results = gr.State({})  # chat message index -> Result.to_dict(), for ratings
         pending = gr.State(None)  # the thumbs-down waiting for its passage
-        head = gr.HTML(header(None), elem_id="qa-head")
+        head = gr.HTML(render_html.header_html(None), elem_id="qa-head")
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"), gr.Row(equal_height=False):
                 with gr.Column(scale=4, min_width=420):
@@ -284,7 +279,8 @@ def serve(index: Path, corpus: Path, *, host: str = "127.0.0.1", port: int = 786
         if ws.assistant is not None:
             ws.assistant.embedder.embed(["warm up"])  # load the model now, not on the first question
     except QAError as exc:
-        print(f"qa: warning: {exc}\nqa: serving anyway: add documents from the page", file=sys.stderr)
+        print(f"qa: warning: {exc}\nqa: serving anyway: add documents or rebuild from the page's Documents tab",
+              file=sys.stderr)
     try:
         _, url, share_url = launch(app, host=host, port=port, auth=credentials, share=share,
                                    max_upload_bytes=max_bytes, prevent_thread_lock=True)

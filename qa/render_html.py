@@ -170,6 +170,13 @@ def info_html(info: dict[str, Any] | None, max_rows: int = MAX_DOC_ROWS) -> str:
             f"<tbody>{rows}</tbody></table></div>")
 
 
+def header_html(info: dict[str, Any] | None) -> str:
+    """The page title with what the chat answers from."""
+    return ('<div class="qa-header"><div class="qa-brand"><span class="qa-logo">qa</span>'
+            '<span class="qa-title">Ask your documents</span></div>'
+            f'<div class="qa-summary">{summary_line(info)}</div></div>')
+
+
 def summary_line(info: dict[str, Any] | None) -> str:
     """One line under the title: what the chat answers from."""
     if info is None:

@@ -94,6 +94,15 @@ def test_login_is_required_when_asked(small_corpus: Path, tmp_path: Path, embedd
         app.close()
 
 
+def test_build_app_takes_a_loaded_assistant(small_corpus: Path, tmp_path: Path, embedder) -> None:
+    from qa.app import build_app
+
+    build_index(small_corpus, tmp_path / "index", embedder, progress=False)
+    assistant = Assistant.load(tmp_path / "index")
+    app = build_app(assistant, small_corpus)
+    assert app.qa_workspace.assistant is assistant and app.qa_workspace.corpus_dir == small_corpus
+
+
 @pytest.mark.parametrize("value", ["nopassword", ":x", "user:", ""])
 def test_auth_must_be_user_colon_password(value: str) -> None:
     from qa.app import parse_auth

@@ -16,24 +16,21 @@ Example::
 from __future__ import annotations
 
 import re
-import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable
 
 _WORD = re.compile(r"\w+")
-SHINGLE = 5
 
 
-def shingles(text: str, size: int = SHINGLE) -> frozenset[int]:
-    """Hashed word n-grams of the case-folded text; a text shorter than ``size`` words is one shingle."""
+def shingles(text: str) -> frozenset[int]:
+    """Hashed word 5-grams of the case-folded text; a text of five words or fewer is one shingle.
+
+    Python's own tuple hash: fast, and only ever compared within one process.
+    """
     words = _WORD.findall(text.casefold())
-    if len(words) <= size:
-        return frozenset({zlib.crc32(" ".join(words).encode())})
-    return frozenset(zlib.crc32(" ".join(words[i:i + size]).encode()) for i in range(len(words) - size + 1))
-
-
-def containment(part: frozenset[int], whole: frozenset[int]) -> float:
-    """Share of ``part``'s shingles that occur in ``whole``."""
-    return len(part & whole) / len(part) if part else 1.0
+    if len(words) <= 5:
+        return frozenset({hash(tuple(words))})
+    return frozenset(map(hash, zip(words, words[1:], words[2:], words[3:], words[4:], strict=False)))
 
 
 def collapse_duplicates(candidates: Iterable[tuple[int, int, str]], group_shingles: Callable[[int], frozenset[int]],
@@ -44,15 +41,22 @@ def collapse_duplicates(candidates: Iterable[tuple[int, int, str]], group_shingl
     compared with a kept passage of its own group. Candidates after the k-th kept one are still checked until the
     first one that would be a new result, so a copy ranked just below the cut is listed rather than lost.
     """
-    kept: list[tuple[int, int, list[int]]] = []
+    kept: list[tuple[int, list[int]]] = []
+    kept_groups: list[int] = []
+    # subtle: an inverted index (shingle -> kept positions) makes each check cost one lookup per shingle of the
+    # candidate, instead of one set intersection per kept result: k = 100 stays cheap.
+    owners: dict[int, list[int]] = {}
     for key, group, text in candidates:
         prints = shingles(text)
-        match = next((entry for entry in kept
-                      if entry[1] != group and containment(prints, group_shingles(entry[1])) >= threshold), None)
-        if match is not None:
-            match[2].append(group)
+        hits = Counter(pos for h in prints for pos in owners.get(h, ()) if kept_groups[pos] != group)
+        best = hits.most_common(1)
+        if best and best[0][1] >= threshold * len(prints):
+            kept[best[0][0]][1].append(group)
         elif len(kept) < k:
-            kept.append((key, group, []))
+            for h in group_shingles(group):
+                owners.setdefault(h, []).append(len(kept))
+            kept.append((key, []))
+            kept_groups.append(group)
         else:
             break
-    return [(key, dupes) for key, _, dupes in kept]
+    return kept

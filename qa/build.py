@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
-from qa import lexical, readers, store
+from qa import calibration, lexical, readers, store
 from qa.cache import EmbeddingCache, text_key
 from qa.chunking import chunk_document, embedding_text
 from qa.diskerrors import index_writes
@@ -228,6 +228,11 @@ def _assemble(plan: _Plan, prev: store.IndexData | None, vectors_by_key: dict[by
     return vectors, chunks
 
 
+def _search_entry(settings: Settings) -> dict[str, Any]:
+    """What the manifest records of the search files, so a build knows when to rewrite them."""
+    return {"lexical": lexical.manifest_entry(settings.lexical), "calibration": calibration.FORMAT}
+
+
 def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: Settings, full: bool,
                   progress: bool) -> BuildReport:
     started = time.perf_counter()
@@ -247,7 +252,7 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
     current = dict(zip((d.doc_id for d in documents), fingerprints, strict=True))
     prev_prints = prev.manifest.get("documents", {}) if prev else {}
     if (prev is not None and current == prev_prints and prev.manifest.get("file_sha256") == file_sha
-            and prev.manifest.get("lexical") == lexical.manifest_entry(settings.lexical)):
+            and prev.manifest.get("search") == _search_entry(settings)):
         # Nothing changed: keep the live generation rather than writing an identical one.
         return BuildReport(
             added=(), changed=(), removed=(), unchanged=len(current), problems=tuple(problems),
@@ -278,7 +283,7 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
                   "max_tokens": embedder.max_tokens},
         "chunking": settings.chunk.to_dict(),
         "index": {"kind": "flat", "metric": "inner_product"},
-        "lexical": lexical.manifest_entry(settings.lexical),
+        "search": _search_entry(settings),
         "corpus": str(corpus.resolve()),
         "counts": {"documents": len(documents), "chunks": len(vectors), "problems": len(problems)},
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -287,13 +292,13 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
         "file_sha256": file_sha,
         "problems": [{"path": p.path, "reason": p.reason} for p in problems],
     }
-    # BM25 is rebuilt from scratch with every generation (about a second for SciFact), so it is always in step.
-    bm25_files = lexical.index_files(
+    # BM25 and the score calibration are rebuilt with every generation (about a second for SciFact): always in step.
+    search_files = lexical.index_files(
         [lexical.lexical_text(documents[d], s, e) for d, s, e in zip(chunks.doc, chunks.start, chunks.end,
                                                                      strict=True)],
-        settings.lexical)
+        settings.lexical) | calibration.index_files(vectors)
     gen = store.write_generation(index_dir, manifest=manifest, documents=documents, chunks=chunks,
-                                 vectors=vectors, faiss_index=faiss_index, extra_files=bm25_files)
+                                 vectors=vectors, faiss_index=faiss_index, extra_files=search_files)
     return BuildReport(
         added=added, changed=changed, removed=removed, unchanged=len(current) - len(added) - len(changed),
         problems=tuple(problems), documents=len(documents), chunks=len(vectors), chunks_embedded=embedded,

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from qa.errors import QAError
-from qa.settings import MODES
+from qa.settings import DEFAULT, MODES
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -68,6 +68,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
                  share=args.share, max_upload_mb=args.max_upload_mb, model=os.environ.get("QA_MODEL"))
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from qa.evaluate import default_index, evaluate, load_dataset, report_table, run_file_for, write_run_file
+
+    dataset = load_dataset(args.dataset, split=args.split)
+    modes = list(MODES) if args.mode == "all" else [args.mode]
+    if dataset.kind == "beir":
+        index = args.index or default_index(dataset)
+        runs = evaluate(dataset, index, modes, args.k, embedder=_embedder(args), progress=not args.quiet)
+    else:
+        runs = evaluate(dataset, args.index or _index_default(), modes, args.k, progress=not args.quiet)
+    if args.run_file:
+        for report, ranking in runs:
+            write_run_file(run_file_for(args.run_file, report.mode, modes), ranking, f"qa-{report.mode}")
+    reports = [report for report, _ in runs]
+    if args.json:
+        data = [r.to_dict() for r in reports]
+        print(json.dumps(data if args.mode == "all" else data[0], indent=2))
+    else:
+        sys.stdout.write(report_table(reports))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Ask questions over a folder of documents, offline.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -98,6 +120,28 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--path", metavar="GLOB", help="only documents whose path matches GLOB (or is under it)")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     ask.set_defaults(func=cmd_ask)
+
+    ev = sub.add_parser("eval", help="measure retrieval and answers on a benchmark or a questions file",
+                        description="Ask every question of DATASET and print nDCG@10, MRR@10, recall, success, "
+                                    "answer checks and latency. DATASET is a BEIR folder (corpus.jsonl, "
+                                    "queries.jsonl, qrels.tsv, optional answers.jsonl; its corpus is indexed into "
+                                    "--index, reused when unchanged) or a questions .jsonl file ({\"question\", "
+                                    "\"source\", \"answer\"} a line) asked against an existing index.")
+    ev.add_argument("dataset", type=Path, metavar="DATASET")
+    ev.add_argument("--index", type=Path, help="index folder (default: index-eval/<dataset> for a BEIR folder, "
+                                               "index/ or $QA_INDEX for a questions file)")
+    ev.add_argument("--mode", choices=[*MODES, "all"], default=DEFAULT.retrieval.mode,
+                    help=f"search mode, or all side by side (default: {DEFAULT.retrieval.mode})")
+    ev.add_argument("-k", type=int, default=100, help="documents retrieved per question (default: 100, the depth "
+                                                       "of recall@100 and of the run file)")
+    ev.add_argument("--split", default="test", help="BEIR split: test reads queries.jsonl and qrels.tsv, NAME "
+                                                    "reads NAME-queries.jsonl and NAME-qrels.tsv (default: test)")
+    ev.add_argument("--json", action="store_true", help="print JSON (a list with --mode all)")
+    ev.add_argument("--run-file", type=Path, metavar="PATH", help="write the ranking as a TREC run file "
+                                                                 "(with --mode all: PATH.<mode>.<suffix>)")
+    ev.add_argument("--device", help="embedding device, e.g. cpu or cuda (default: GPU if present)")
+    ev.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    ev.set_defaults(func=cmd_eval)
 
     serve = sub.add_parser("serve", help="open the chat in the browser",
                            description="Serve the chat page (building the index first if there is none).")

@@ -48,3 +48,7 @@ class ModelError(QAError):
 
 class UploadError(QAError):
     """A file uploaded in the app cannot be added to the corpus (name, type, size or a duplicate)."""
+
+
+class DatasetError(QAError):
+    """An evaluation dataset (BEIR folder or questions file) is missing a file or has a malformed line."""

@@ -4,8 +4,9 @@ A *run* is a pair of arrays ``(ids, scores)``: the candidates one retriever retu
 returns ``(ids, scores)`` sorted best first, ties broken by the smaller id, so results never depend on hash order.
 
 Two fusions, as the literature offers them:
-- ``blend``: normalise each run's scores (min-max, or z-score over its candidates), then a weighted sum; a candidate
-  missing from a run gets that run's lowest normalised score (it ranked below everything returned).
+- ``blend``: normalise each run's scores (min-max or z-score over its candidates, or none when the caller has
+  calibrated them already), then a weighted sum; a candidate missing from a run gets that run's lowest normalised
+  score (it ranked below everything returned).
 - ``rrf``: reciprocal-rank fusion, ``sum(weight / (rrf_k + rank))`` (Cormack et al. 2009); scale-free but blind to
   how far ahead the leader is, which costs rank-1 accuracy when one retriever is much surer than the other.
 
@@ -34,12 +35,11 @@ def ranked(ids: np.ndarray, scores: np.ndarray) -> Run:
 
 
 def normalise(scores: np.ndarray, method: str) -> np.ndarray:
-    """Scores mapped to a common scale: ``minmax`` to [0, 1], ``zscore`` to mean 0 and unit spread.
-
-    A run whose scores are all equal carries no preference: it maps to zeros.
+    """Scores mapped to a common scale: ``minmax`` to [0, 1], ``zscore`` to mean 0 and unit spread, ``none`` as
+    they are (already calibrated). A run whose scores are all equal carries no preference: it maps to zeros.
     """
     scores = np.asarray(scores, dtype=np.float64)
-    if len(scores) == 0:
+    if len(scores) == 0 or method == "none":
         return scores
     if method == "minmax":
         spread = scores.max() - scores.min()
@@ -47,7 +47,7 @@ def normalise(scores: np.ndarray, method: str) -> np.ndarray:
     if method == "zscore":
         std = scores.std()
         return (scores - scores.mean()) / std if std > 0 else np.zeros_like(scores)
-    raise ValueError(f"unknown normaliser {method!r}: use minmax or zscore")
+    raise ValueError(f"unknown normaliser {method!r}: use minmax, zscore or none")
 
 
 def blend(runs: Sequence[Run], weights: Sequence[float], normaliser: str = "zscore") -> Run:

@@ -2,7 +2,8 @@
 
 The pipeline for one question, given its vector (the caller owns the model and embeds; nothing here does)::
 
-    filters -> row mask -> dense run + lexical run (top ``depth`` chunks each) -> fusion (qa.fusion)
+    filters -> row mask -> dense run + lexical run (top ``depth`` chunks each)
+            -> scores calibrated against the whole corpus (qa.calibration) -> fusion (qa.fusion)
             -> one passage per document (its best chunk) -> collapse republished text (qa.grouping) -> k hits
 
 Filters are applied before search (FAISS's ID selector, a mask on the BM25 scores), and the depth grows until k
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from qa import store
+from qa.calibration import DenseStats, zscores
 from qa.filters import Filters
 from qa.fusion import Run, blend, pool, ranked, rrf
 from qa.grouping import collapse_duplicates, shingles
@@ -38,16 +40,18 @@ class Hit:
 class Searcher:
     """A generation's vectors and BM25 index, loaded together so a reload swaps both at once."""
 
-    def __init__(self, data: store.IndexData, lexical: LexicalIndex):
+    def __init__(self, data: store.IndexData, lexical: LexicalIndex, dense_stats: DenseStats):
         self.data = data
         self.lexical = lexical
+        self.dense_stats = dense_stats
         # Shingles of documents that appeared in results, for duplicate checks; bounded, per generation.
         self._document_shingles = lru_cache(maxsize=1024)(lambda d: shingles(self.data.documents[d].text))
 
     @classmethod
     def load(cls, index_dir: Path) -> Searcher:
         data = store.load(index_dir)
-        return cls(data, LexicalIndex.load(data.path, chunks=len(data.chunks)))
+        return cls(data, LexicalIndex.load(data.path, chunks=len(data.chunks)),
+                   DenseStats.load(data.path, dim=int(data.manifest["model"]["dim"])))
 
     def row_mask(self, filters: Filters | None) -> np.ndarray | None:
         """Chunk rows the filters allow, or None for no filter."""
@@ -80,16 +84,25 @@ class Searcher:
         allowed = self.row_mask(filters)
         available = len(self.data.chunks) if allowed is None else int(allowed.sum())
         bm25 = self.lexical.scores(question) if mode in ("lexical", "hybrid") else None
+        calibrate = mode == "hybrid" and settings.normaliser == "corpus"
+        bm25_z = zscores(bm25) if calibrate else None
         depth = max(settings.depth, 3 * k)
         while True:
-            runs = []
+            runs, truncated = [], False
             if mode in ("dense", "hybrid"):
-                runs.append(self.dense(vector, depth, allowed))
+                rows, scores = self.dense(vector, depth, allowed)
+                truncated |= len(rows) >= depth
+                runs.append((rows, self.dense_stats.zscores(vector, scores) if calibrate else scores))
             if bm25 is not None:
-                runs.append(self.lexical_run(bm25, depth, allowed))
+                rows, scores = self.lexical_run(bm25, depth, allowed)
+                truncated |= len(rows) >= depth
+                if calibrate:
+                    # every row's BM25 z-score is known exactly: give the dense candidates theirs too
+                    rows = np.union1d(rows, runs[0][0])
+                    scores = bm25_z[rows]
+                runs.append((rows, scores))
             hits = self._select(self._fuse(runs, settings), k, settings)
-            truncated = any(len(ids) >= depth for ids, _ in runs) and depth < available
-            if len(hits) >= k or not truncated:
+            if len(hits) >= k or not truncated or depth >= available:
                 return hits
             depth *= 4
 
@@ -100,7 +113,8 @@ class Searcher:
         weights = [settings.dense_weight, 1 - settings.dense_weight]
         if settings.fusion == "rrf":
             return rrf(runs, settings.rrf_k, weights=[2 * w for w in weights])
-        return blend(runs, weights, settings.normaliser)
+        # "corpus": the runs already hold z-scores against the whole corpus (qa.calibration)
+        return blend(runs, weights, "none" if settings.normaliser == "corpus" else settings.normaliser)
 
     def _select(self, run: Run, k: int, settings: RetrievalSettings) -> list[Hit]:
         """Best chunk per document (when grouping), then republished text collapsed, k at most."""

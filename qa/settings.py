@@ -50,7 +50,7 @@ class ChunkSettings:
 
 MODES = ("dense", "lexical", "hybrid")
 FUSIONS = ("blend", "rrf")
-NORMALISERS = ("minmax", "zscore")
+NORMALISERS = ("corpus", "zscore", "minmax")
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,8 @@ class LexicalSettings:
 class RetrievalSettings:
     """How a question is searched (``qa.assistant``, ``qa.fusion``); query-time only, no rebuild needed.
 
+    ``normaliser`` puts dense and BM25 scores on one scale before the ``blend``: ``corpus`` (z-scores against every
+    chunk, ``qa.calibration``), ``zscore`` or ``minmax`` (over the fetched candidates only).
     ``dense_weight`` is the dense side's share in the ``blend`` fusion (the lexical side gets the rest); ``rrf_k``
     the constant of reciprocal-rank fusion. ``dedupe_containment`` is the share of a passage's word 5-grams that
     must occur in an already shown document for the passage to count as the same text published twice.
@@ -84,7 +86,7 @@ class RetrievalSettings:
 
     mode: str = "hybrid"
     fusion: str = "blend"
-    normaliser: str = "zscore"
+    normaliser: str = "corpus"
     dense_weight: float = 0.5
     rrf_k: int = 60
     depth: int = 100

@@ -133,7 +133,8 @@ def test_bad_arguments_are_refused() -> None:
         pool(np.array([1]), np.array([1.0]), np.zeros(2, int), "mean")
 
 
-@pytest.mark.parametrize("module", ["qa.fusion", "qa.grouping", "qa.filters", "qa.lexical"])
+@pytest.mark.parametrize("module", ["qa.fusion", "qa.grouping", "qa.filters", "qa.lexical", "qa.calibration",
+                                    "qa.metrics"])
 def test_docstring_examples_hold(module: str) -> None:
     import doctest
     import importlib

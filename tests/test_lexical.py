@@ -83,7 +83,7 @@ def test_a_build_writes_bm25_into_the_generation_with_checksums(small_corpus: Pa
     data = store.load(tmp_path / "index")
     names = {name for name in data.manifest["files"] if name.startswith(f"{FOLDER}/")}
     assert f"{FOLDER}/{HEADER}" in names and any(n.endswith(".npy") for n in names)
-    assert data.manifest["lexical"]["k1"] == LexicalSettings().k1
+    assert data.manifest["search"]["lexical"]["k1"] == LexicalSettings().k1
     bm25 = LexicalIndex.load(data.path, chunks=len(data.chunks))
     top = int(bm25.scores("Danube Black Sea").argmax())
     assert data.chunk(top).doc_id == "rivers.txt"
@@ -127,4 +127,4 @@ def test_changed_bm25_settings_rewrite_the_generation_without_embedding(small_co
     second = build_index(small_corpus, index, embedder, settings=Settings(lexical=LexicalSettings(k1=0.9)),
                          progress=False)
     assert second.generation != first.generation and embedder.texts_embedded == embedded
-    assert store.load(index).manifest["lexical"]["k1"] == 0.9
+    assert store.load(index).manifest["search"]["lexical"]["k1"] == 0.9

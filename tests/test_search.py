@@ -145,3 +145,40 @@ def test_collapse_compares_with_whole_kept_documents_never_its_own() -> None:
     assert collapse_duplicates(candidates, prints.__getitem__, 0.8, k=5) == [(10, [1]), (12, []), (13, [])]
     # the k-th result is kept; a copy ranked right after it is still remembered
     assert collapse_duplicates(candidates, prints.__getitem__, 0.8, k=1) == [(10, [1])]
+
+
+def test_calibrated_hybrid_scores_match_brute_force(assistant: Assistant) -> None:
+    """Hybrid score of a document = its best chunk's w * z(dense) + (1 - w) * z(BM25), z over every chunk."""
+    import numpy as np
+
+    from qa import store
+
+    data = store.load(assistant.index_dir, with_vectors=True)
+    question = "wheat barley harvest glaciers"
+    w = assistant.settings.retrieval.dense_weight
+    dense = np.asarray(data.vectors) @ assistant.embedder.embed([question])[0]
+    bm25 = assistant.searcher.lexical.scores(question).astype(float)
+    fused = w * (dense - dense.mean()) / dense.std() + (1 - w) * (bm25 - bm25.mean()) / bm25.std()
+    best: dict[str, float] = {}
+    for row, value in enumerate(fused.tolist()):
+        doc = data.documents[data.chunks.doc[row]].doc_id
+        best[doc] = max(best.get(doc, -np.inf), value)
+    want = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    # depth beyond the chunk count: every chunk is a candidate of both runs, so nothing is approximated
+    settings = Settings(chunk=SMALL_CHUNKS.chunk, retrieval=RetrievalSettings(depth=10_000))
+    got = Assistant(assistant.searcher, assistant.embedder, assistant.index_dir, settings).ask(question, k=10,
+                                                                                                 mode="hybrid")
+    assert [p.doc_id for p in got.passages] == [doc for doc, _ in want]
+    assert np.allclose([p.score for p in got.passages], [score for _, score in want], atol=1e-5)
+
+
+def test_search_files_are_checksummed_and_required(assistant: Assistant) -> None:
+    from qa import calibration, store
+    from qa.errors import IndexCorruptError
+    from qa.search import Searcher
+
+    data = store.load(assistant.index_dir)
+    assert calibration.FILE in data.manifest["files"]
+    (data.path / calibration.FILE).unlink()
+    with pytest.raises(IndexCorruptError, match="qa index --full"):
+        Searcher.load(assistant.index_dir)

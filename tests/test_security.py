@@ -305,6 +305,7 @@ def qa_serve(app_root: Path):
     proc.wait(timeout=30)
 
 
+@pytest.mark.slow  # starts `qa serve` in its own process
 def test_serve_listens_on_loopback_only_and_opens_no_share_link(qa_serve) -> None:
     proc, port, first = qa_serve
     assert first.startswith(f"qa: the chat is at http://127.0.0.1:{port}/"), first
@@ -317,6 +318,7 @@ def test_serve_listens_on_loopback_only_and_opens_no_share_link(qa_serve) -> Non
             assert sock.connect_ex((address, port)) != 0, f"reachable on {address}"
 
 
+@pytest.mark.slow  # starts `qa serve` in its own process
 def test_serve_with_a_login_refuses_the_api_without_credentials(qa_serve) -> None:
     from gradio_client import Client
 

@@ -74,8 +74,8 @@ def save_upload(data: bytes, name: str, corpus: Path, max_bytes: int = DEFAULT_M
     if existing.is_file() and existing.read_bytes() == data:
         raise UploadError(f"{safe} is already in the corpus with the same content: nothing to add")
     tmp = root / f".upload-{os.getpid()}-{os.urandom(6).hex()}"  # hidden: the corpus listing skips it
-    tmp.write_bytes(data)
     try:
+        tmp.write_bytes(data)  # inside the try: a write that fails half way (disk full) leaves nothing behind
         stem, suffix = Path(safe).stem, Path(safe).suffix
         for number in range(1, 1000):
             candidate = safe if number == 1 else f"{stem}-{number}{suffix}"

@@ -111,7 +111,9 @@ class Workspace:
                 check_upload(name, Path(path).stat().st_size, self.max_upload_bytes)  # before reading it all
                 saved.append(save_upload(Path(path).read_bytes(), name, self.corpus_dir, self.max_upload_bytes))
             except (UploadError, OSError) as exc:
-                refused.append((name, str(exc) if isinstance(exc, UploadError) else f"cannot read the upload ({exc})"))
+                refused.append((name, str(exc) if isinstance(exc, UploadError) else
+                                f"cannot save the upload into {self.corpus_dir} ({exc.strerror or exc}): "
+                                "free some space or check the folder's permissions, then upload it again"))
         return saved, refused
 
     def record_feedback(self, record: dict[str, Any]) -> Path:

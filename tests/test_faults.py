@@ -259,6 +259,20 @@ def test_disk_full_while_writing_a_generation_for_real(small_disk, small_corpus:
     assert not list(generations.glob(".tmp-*")) and shutil.disk_usage(generations).used == used
 
 
+def test_upload_into_a_full_corpus_disk_is_refused_with_the_reason(small_disk, tmp_path: Path) -> None:
+    from qa.workspace import Workspace
+
+    corpus = small_disk(tmp_path / "corpus", "64k")
+    upload = tmp_path / "report.txt"
+    upload.write_text("Rivers and seas. " * 10_000)  # 170 kB: more than the corpus disk holds
+    ws = Workspace(tmp_path / "index", corpus, builder=HashingEmbedder(64))
+    saved, refused = ws.add_files([(upload, "report.txt")])
+    assert saved == [] and refused == [("report.txt", f"cannot save the upload into {corpus} (No space left on "
+                                        "device): free some space or check the folder's permissions, then upload "
+                                        "it again")]
+    assert list(corpus.iterdir()) == []  # no partial file, no temporary file left
+
+
 # --- write failures, simulated at each write -------------------------------------------------------------------
 
 

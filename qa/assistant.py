@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from qa import store
+from qa.answer import pick_answer
 from qa.embedding import Embedder, embedder_for
 from qa.errors import IndexCorruptError, QAError, QuestionError
 from qa.filters import Filters
@@ -123,9 +124,10 @@ class Assistant:
             return True
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None,
-            filters: Filters | dict[str, Any] | None = None) -> Result:
+            filters: Filters | dict[str, Any] | None = None, *, answer: bool = True) -> Result:
         """The k best passages for ``question``, one per document; ``mode`` is dense, lexical or hybrid
-        (None: the settings' default), ``filters`` a ``Filters`` or a dict of its fields."""
+        (None: the settings' default), ``filters`` a ``Filters`` or a dict of its fields. Unless ``answer`` is
+        False, the sentence in them that answers best is the result's ``answer``, highlighted in its passage."""
         question = check_question(question)
         k = check_k(self.settings.default_k if k is None else k, self.settings.max_k)
         mode = check_mode(self.settings.retrieval.mode if mode is None else mode)
@@ -138,8 +140,13 @@ class Assistant:
         hits = searcher.search(question, vector, k, mode=mode, settings=self.settings.retrieval, filters=filters)
         passages = tuple(self._passage(searcher.data, hit, rank) for rank, hit in enumerate(hits, 1))
         done = time.perf_counter()
-        timings = {"embed": (embedded - started) * 1000, "search": (done - embedded) * 1000}
-        return Result(question=question, passages=passages, mode=mode, timings_ms=timings,
+        found = None
+        if answer:
+            found, passages = pick_answer(question, passages)
+        answered = time.perf_counter()
+        timings = {"embed": (embedded - started) * 1000, "search": (done - embedded) * 1000,
+                   "answer": (answered - done) * 1000}
+        return Result(question=question, passages=passages, answer=found, mode=mode, timings_ms=timings,
                       generation=searcher.data.generation)
 
     @staticmethod

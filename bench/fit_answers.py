@@ -1,14 +1,16 @@
 """Fit the answer-selection weights of ``qa/answer.py`` on SQuAD questions of even-numbered articles.
 
-    .venv/bin/python bench/fit_answers.py [--index /work/cache/answers-squad-index] [--mode dense]
+    .venv/bin/python bench/fit_answers.py [--index /work/cache/answers-squad-index] [--mode hybrid]
 
-Needs the SQuAD index that ``bench/answers.py`` builds. Retrieves passages for every question, scores every
-candidate sentence's features, fits a logistic regression (label: the sentence contains a gold answer) on the
-questions of even-numbered articles only, and prints the weights to paste into ``qa/answer.py`` with the
-accuracy of the argmax sentence on both halves (the odd half is held out: nothing here looks at its labels
-to fit). ``MIN_SCORE`` is set from data: the score below which only 1% of the tuning half's correct answers
-fall; how many questions with their own article removed from the index (nothing there answers them) it
-turns away is printed beside it.
+Needs the SQuAD index that ``bench/answers.py`` builds. Retrieves passages for every question exactly as
+``Assistant.ask`` does (questions embedded in one batch, for speed), describes every candidate sentence of the
+top passages by ``qa.answer.features``, and fits a logistic regression (label: the sentence contains a gold
+answer) on questions of even-numbered articles only. It prints the weights to paste into ``qa/answer.py`` and the
+accuracy of the best-scoring sentence on both halves; the odd half is held out (its labels are never fitted on).
+
+``MIN_SCORE`` is set from data too: the score below which 1% of the tuning half's correctly answered questions
+fall. How many questions it turns away when nothing can answer them (each question asked of the index with its
+own article's passages removed) is printed beside it.
 """
 
 from __future__ import annotations
@@ -22,34 +24,39 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from answers import DATA, DEFAULT_INDEX, CachedEmbed, load_questions  # noqa: E402
+from answers import DATA, DEFAULT_INDEX, load_questions  # noqa: E402
 
 from qa import answer as answer_mod  # noqa: E402
 from qa.assistant import Assistant  # noqa: E402
 from qa.embedding import SentenceTransformerEmbedder  # noqa: E402
+from qa.records import Passage  # noqa: E402
+from qa.settings import DEFAULT  # noqa: E402
 
 
-def question_rows(question: dict, passages, vector: np.ndarray, cached: CachedEmbed, max_passages: int):
-    found = answer_mod.candidates(passages, max_passages)
+def sentence_table(question: dict, passages: tuple[Passage, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Features and labels of every candidate sentence, or None when there is none."""
+    found = answer_mod.candidates(passages)
     if not found:
-        return None, None
-    cosines = cached([c.text for c in found]) @ vector
-    rows = answer_mod.features(question["text"], passages, found, cosines)
+        return None
     labels = np.array([answer_mod.contains_answer(c.text, question["answers"]) for c in found])
-    return rows, labels
+    return answer_mod.features(question["text"], passages, found), labels
 
 
-def argmax_accuracy(sets, weights: np.ndarray, bias: float) -> float:
-    hits = [labels[int(np.argmax(rows @ weights + bias))] if rows is not None else False for rows, labels in sets]
-    return float(np.mean(hits)) if hits else 0.0
+def hit_rate(tables: list, weights: np.ndarray, bias: float) -> float:
+    """How often the best-scoring sentence holds a gold answer."""
+    return float(np.mean([bool(t is not None and t[1][int(np.argmax(t[0] @ weights + bias))]) for t in tables]))
+
+
+def best_logit(table, weights: np.ndarray, bias: float) -> float:
+    return float((table[0] @ weights + bias).max()) if table is not None else -np.inf
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index", type=Path, default=DEFAULT_INDEX)
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--mode", default=None)
-    parser.add_argument("--max-passages", type=int, default=3)
+    parser.add_argument("--mode", default=DEFAULT.retrieval.mode)
+    parser.add_argument("-k", type=int, default=DEFAULT.default_k, help="passages per question (as `qa ask`)")
     parser.add_argument("-C", type=float, default=1.0, help="inverse regularisation strength")
     args = parser.parse_args(argv)
 
@@ -58,47 +65,40 @@ def main(argv: list[str] | None = None) -> int:
 
     embedder = SentenceTransformerEmbedder(device="cpu")
     assistant = Assistant.load(args.index, embedder=embedder)
+    searcher = assistant.searcher
     questions = load_questions(args.data)
-    options = {"mode": args.mode} if args.mode else {}
     vectors = embedder.embed([q["text"] for q in questions], batch_size=64)
-    retrieved = [assistant.ask(q["text"], k=10, answer=False, **options).passages
-                 for q in tqdm(questions, desc="retrieving", unit="q")]
-    cached = CachedEmbed(embedder)
-    cached.prefetch([c.text for ps in retrieved for c in answer_mod.candidates(ps, 10)])
 
-    def article(doc_id: str) -> str:
-        return doc_id.rsplit("#", 1)[-1].split("_")[0]
+    tables, unanswerable = [], []
+    for q, vector in zip(tqdm(questions, desc="retrieving", unit="q"), vectors, strict=True):
+        hits = searcher.search(q["text"], vector, 3 * args.k, mode=args.mode, settings=DEFAULT.retrieval)
+        passages = tuple(Assistant._passage(searcher.data, hit, rank) for rank, hit in enumerate(hits, 1))
+        tables.append(sentence_table(q, passages[: args.k]))
+        others = [p for p in passages if p.doc_id.rsplit("#", 1)[-1].split("_")[0] != str(q["article"])]
+        unanswerable.append(sentence_table(q, tuple(others[: args.k])))
 
-    sets, negatives = [], []
-    for q, passages, vector in zip(questions, retrieved, vectors, strict=True):
-        sets.append(question_rows(q, passages[:5], vector, cached, args.max_passages))
-        others = [p for p in passages if article(p.doc_id) != str(q["article"])]
-        negatives.append(question_rows(q, others[:5], vector, cached, args.max_passages)[0])
-
-    even = [s for s, q in zip(sets, questions, strict=True) if q["article"] % 2 == 0]
-    odd = [s for s, q in zip(sets, questions, strict=True) if q["article"] % 2 == 1]
-    train = [s for s in even if s[0] is not None and s[1].any()]
-    x = np.concatenate([rows for rows, _ in train])
-    y = np.concatenate([labels for _, labels in train])
-    model = LogisticRegression(C=args.C, max_iter=2000).fit(x, y)
+    even = [q["article"] % 2 == 0 for q in questions]
+    train = [t for t, e in zip(tables, even, strict=True) if e and t is not None and t[1].any()]
+    model = LogisticRegression(C=args.C, max_iter=5000).fit(np.concatenate([t[0] for t in train]),
+                                                            np.concatenate([t[1] for t in train]))
     weights, bias = model.coef_[0], float(model.intercept_[0])
 
-    best = [rows @ weights + bias for rows, _ in even if rows is not None]
-    correct = [s.max() for s, (rows, labels) in zip(best, [e for e in even if e[0] is not None], strict=True)
-               if labels[int(np.argmax(s))]]
-    min_score = float(np.percentile(correct, 1))
-    neg_even = [(rows @ weights + bias).max() for rows, q in zip(negatives, questions, strict=True)
-                if rows is not None and q["article"] % 2 == 0]
-    print("weights fitted on", len(train), "even-article questions,", len(x), "sentences")
+    tuning = [t for t, e in zip(tables, even, strict=True) if e]
+    held_out = [t for t, e in zip(tables, even, strict=True) if not e]
+    right = [best_logit(t, weights, bias) for t in tuning if t is not None and t[1][int(np.argmax(t[0] @ weights))]]
+    min_logit = float(np.percentile(right, 1))
+    nothing = np.array([best_logit(t, weights, bias) for t, e in zip(unanswerable, even, strict=True) if e])
+
+    print(f"fitted on {len(train)} questions of even-numbered articles ({sum(len(t[1]) for t in train)} sentences)")
     for name, w in zip(answer_mod.FEATURES, weights, strict=True):
-        print(f"  {name:14s} {w:+.3f}")
+        print(f"  {name:20s} {w:+.3f}")
     print(f"WEIGHTS = np.array([{', '.join(f'{w:.3f}' for w in weights)}])")
     print(f"BIAS = {bias:.3f}")
-    print(f"MIN_SCORE = {min_score:.3f}  # turns away {np.mean(np.array(neg_even) < min_score):.1%} of questions "
-          "whose article is not in the index")
-    for name, part in (("tuning half (even)", even), ("held out (odd)", odd)):
-        print(f"argmax accuracy {name}: fitted {argmax_accuracy(part, weights, bias):.4f}, "
-              f"current {argmax_accuracy(part, answer_mod.WEIGHTS, answer_mod.BIAS):.4f}")
+    print(f"MIN_SCORE = {1 / (1 + np.exp(-min_logit)):.3f}  # turns away {np.mean(nothing < min_logit):.1%} of "
+          f"questions whose article is not searched, and 1% of the right answers")
+    for name, part in (("tuning half (even articles)", tuning), ("held out (odd articles)", held_out)):
+        print(f"best-sentence accuracy, {name}: fitted {hit_rate(part, weights, bias):.4f}, "
+              f"current {hit_rate(part, answer_mod.WEIGHTS, answer_mod.BIAS):.4f}")
     return 0
 
 

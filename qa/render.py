@@ -19,16 +19,27 @@ def location(passage: Passage) -> str:
     return ", ".join(parts)
 
 
+def marked_text(passage: Passage) -> str:
+    """The passage text with the answer sentence between » and «, whitespace runs made single spaces."""
+    text = passage.text
+    if passage.highlight:
+        start, end = passage.highlight
+        text = f"{text[:start]}»{text[start:end]}«{text[end:]}"
+    return " ".join(text.split())
+
+
 def result_text(result: Result, width: int = 100) -> str:
     lines = []
     if result.answer:
-        lines += [f"Answer: {result.answer.text}", f"        — {result.answer.source}", ""]
+        where = f"[{result.answer.passage_rank}] " if result.passages else ""
+        lines += [f"Answer: {' '.join(result.answer.text.split())}",
+                  f"        — {where}{result.answer.source}", ""]
     if not result.passages:
         lines.append("No passages found.")
     for p in result.passages:
         lines.append(f"[{p.rank}] {p.source}  (score {p.score:.3f})")
         lines.append(f"    {location(p)}")
-        lines += textwrap.wrap(" ".join(p.text.split()), width, initial_indent="    ", subsequent_indent="    ")
+        lines += textwrap.wrap(marked_text(p), width, initial_indent="    ", subsequent_indent="    ")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -10,30 +10,27 @@ library was chosen; ``listing`` walks the corpus folder. Only this package reads
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 
 from qa.errors import UnreadableDocument
 from qa.readers import listing
 from qa.readers.base import Problem, ReadResult
-from qa.readers.jsonl import read_jsonl
-from qa.readers.md import read_markdown
-from qa.readers.pdf import read_pdf
-from qa.readers.text import read_txt
-from qa.readers.web import read_html
-from qa.readers.word import read_docx
 
 __all__ = ["SUPPORTED_SUFFIXES", "Problem", "ReadResult", "list_corpus_files", "read_document", "read_path"]
 
-_READERS: dict[str, Callable[[Path, str, bytes], ReadResult]] = {
-    ".txt": read_txt,
-    ".md": read_markdown,
-    ".markdown": read_markdown,
-    ".html": read_html,
-    ".htm": read_html,
-    ".pdf": read_pdf,
-    ".docx": read_docx,
-    ".jsonl": read_jsonl,
+# Each format's module is imported the first time a file of that format is read: a corpus of .jsonl files never
+# pays for lxml, trafilatura, pypdf or python-docx (about half a second of every `qa index`).
+_READERS: dict[str, tuple[str, str]] = {
+    ".txt": ("text", "read_txt"),
+    ".md": ("md", "read_markdown"),
+    ".markdown": ("md", "read_markdown"),
+    ".html": ("web", "read_html"),
+    ".htm": ("web", "read_html"),
+    ".pdf": ("pdf", "read_pdf"),
+    ".docx": ("word", "read_docx"),
+    ".jsonl": ("jsonl", "read_jsonl"),
 }
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_READERS)
 
@@ -51,12 +48,14 @@ def list_corpus_files(root: Path) -> tuple[list[tuple[Path, str]], list[Problem]
 def read_document(path: Path, rel: str, data: bytes) -> ReadResult:
     """Parse one file's bytes by its suffix; raise ``UnreadableDocument`` when nothing usable comes out."""
     suffix = Path(path).suffix.lower()
-    reader = _READERS.get(suffix)
-    if reader is None:
+    if suffix not in _READERS:
         raise UnreadableDocument(f"unsupported file type '{suffix}': supported are {', '.join(sorted(_READERS))}")
     if not data.strip():
         raise UnreadableDocument("the file is empty: add some text or remove it")
+    module, function = _READERS[suffix]
     try:
+        reader: Callable[[Path, str, bytes], ReadResult] = getattr(
+            importlib.import_module(f"qa.readers.{module}"), function)
         return reader(Path(path), rel, data)
     except UnreadableDocument:
         raise

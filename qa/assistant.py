@@ -21,7 +21,7 @@ import numpy as np
 
 from qa import store
 from qa.answer import pick_answer
-from qa.embedding import Embedder, embedder_for
+from qa.embedding import Embedder, query_embedder
 from qa.errors import IndexCorruptError, QAError, QuestionError
 from qa.filters import Filters
 from qa.records import Passage, Result
@@ -84,7 +84,7 @@ class Assistant:
              settings: Settings = DEFAULT) -> Assistant:
         index_dir = Path(index_dir)
         searcher = Searcher.load(index_dir)
-        embedder = embedder or embedder_for(searcher.data.manifest["model"]["name"])
+        embedder = embedder or query_embedder(searcher.data.manifest["model"], index_dir / "cache")
         cls._check_model(searcher.data, embedder)
         return cls(searcher, embedder, index_dir, settings)
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
-from qa import calibration, lexical, readers, store
+from qa import ann, calibration, lexical, readers, store
 from qa.cache import EmbeddingCache, text_key
 from qa.chunking import chunk_document, embedding_text
 from qa.diskerrors import index_writes
@@ -147,8 +147,13 @@ def build_index(
     full: bool = False,
     progress: bool = True,
     lock_timeout: float = 0,
+    index_kind: str | None = None,
 ) -> BuildReport:
-    """Bring the index in ``index_dir`` up to date with ``corpus`` (a folder or one file)."""
+    """Bring the index in ``index_dir`` up to date with ``corpus`` (a folder or one file).
+
+    ``index_kind`` is ``flat``, ``hnsw``, ``ivf`` or ``auto`` (exact below ``qa.ann.ANN_THRESHOLD`` vectors); None
+    keeps what the previous build was asked for.
+    """
     settings.chunk.check_fits(embedder.max_tokens)
     index_dir = Path(index_dir)
     with index_writes(index_dir):
@@ -161,7 +166,7 @@ def build_index(
                 f"another `qa index` is rebuilding {index_dir}: wait for it to finish, then run this again"
             ) from exc
         try:
-            return _build_locked(Path(corpus), index_dir, embedder, settings, full, progress)
+            return _build_locked(Path(corpus), index_dir, embedder, settings, full, progress, index_kind)
         finally:
             lock.release()
 
@@ -234,7 +239,7 @@ def _search_entry(settings: Settings) -> dict[str, Any]:
 
 
 def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: Settings, full: bool,
-                  progress: bool) -> BuildReport:
+                  progress: bool, index_kind: str | None) -> BuildReport:
     started = time.perf_counter()
     store.prune(index_dir)
     prev, note = _previous(index_dir, embedder, settings, full)
@@ -251,8 +256,10 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
     fingerprints = [document_fingerprint(d) for d in documents]
     current = dict(zip((d.doc_id for d in documents), fingerprints, strict=True))
     prev_prints = prev.manifest.get("documents", {}) if prev else {}
+    requested = index_kind or (prev.manifest["index"].get("requested", "auto") if prev else "auto")
     if (prev is not None and current == prev_prints and prev.manifest.get("file_sha256") == file_sha
-            and prev.manifest.get("search") == _search_entry(settings)):
+            and prev.manifest.get("search") == _search_entry(settings)
+            and ann.IndexSpec.from_dict(prev.manifest["index"]) == ann.choose_spec(len(prev.chunks), requested)):
         # Nothing changed: keep the live generation rather than writing an identical one.
         return BuildReport(
             added=(), changed=(), removed=(), unchanged=len(current), problems=tuple(problems),
@@ -270,19 +277,17 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
     notes = tuple(n for n in (note, cache.note) if n)
     vectors, chunks = _assemble(plan, prev, vectors_by_key, embedder.dim)
 
-    import faiss
-
-    faiss_index = faiss.IndexFlatIP(embedder.dim)
-    faiss_index.add(vectors)
+    spec = ann.choose_spec(len(vectors), requested)
+    faiss_index = ann.build(vectors, spec)
 
     added = tuple(sorted(set(current) - set(prev_prints)))
     changed = tuple(sorted(k for k in current if k in prev_prints and prev_prints[k] != current[k]))
     removed = tuple(sorted(set(prev_prints) - set(current)))
     manifest = {
         "model": {"name": embedder.name, "fingerprint": embedder.fingerprint, "dim": embedder.dim,
-                  "max_tokens": embedder.max_tokens},
+                  "max_tokens": embedder.max_tokens, "variant": embedder.variant},
         "chunking": settings.chunk.to_dict(),
-        "index": {"kind": "flat", "metric": "inner_product"},
+        "index": {**spec.to_dict(), "requested": requested},
         "search": _search_entry(settings),
         "corpus": str(corpus.resolve()),
         "counts": {"documents": len(documents), "chunks": len(vectors), "problems": len(problems)},

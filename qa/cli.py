@@ -30,14 +30,17 @@ def _index_default() -> Path:
 def _embedder(args: argparse.Namespace):
     from qa.embedding import PACKAGED_MODEL, embedder_for
 
-    return embedder_for(os.environ.get("QA_MODEL", PACKAGED_MODEL), device=getattr(args, "device", None))
+    index = getattr(args, "index", None)
+    return embedder_for(os.environ.get("QA_MODEL", PACKAGED_MODEL), device=getattr(args, "device", None),
+                        variant=getattr(args, "variant", None), cache_dir=index / "cache" if index else None)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     from qa.build import build_index
     from qa.render import report_text
 
-    report = build_index(args.corpus, args.index, _embedder(args), full=args.full, progress=not args.quiet)
+    report = build_index(args.corpus, args.index, _embedder(args), full=args.full, progress=not args.quiet,
+                         index_kind=args.index_kind)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -101,7 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--index", type=Path, default=_index_default(),
                        help="index folder (default: index/ or $QA_INDEX)")
     index.add_argument("--full", action="store_true", help="rebuild from scratch instead of incrementally")
-    index.add_argument("--device", help="embedding device, e.g. cpu or cuda (default: GPU if present)")
+    index.add_argument("--device", default="auto",
+                       help="embedding device: auto (a CUDA GPU if there is one, else the CPU), cpu or cuda")
+    index.add_argument("--variant", default="auto",
+                       help="how the model runs: auto, torch-fp32, torch-fp16 (GPU), openvino-bf16 or openvino-fp32 "
+                            "(default auto: the fastest this machine has; all give the same vectors)")
+    index.add_argument("--index-kind", choices=("auto", "flat", "hnsw", "ivf"),
+                       help="vector index: exact (flat) or approximate (hnsw, ivf); auto is exact below 200,000 "
+                            "chunks (default: what the last build used, else auto)")
     index.add_argument("--json", action="store_true", help="print the build report as JSON")
     index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     index.set_defaults(func=cmd_index)

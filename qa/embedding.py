@@ -11,7 +11,7 @@ import hashlib
 import os
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
+from qa import runtime
 from qa.chunking import simple_token_spans
 from qa.errors import ModelError
 
@@ -29,6 +30,7 @@ class Embedder(Protocol):
     name: str
     dim: int
     max_tokens: int
+    variant: str  # how the vectors were computed; recorded in the manifest
 
     @property
     def fingerprint(self) -> str: ...
@@ -56,18 +58,38 @@ def file_fingerprint(path: Path) -> str:
 
 
 class SentenceTransformerEmbedder:
-    """all-MiniLM-L6-v2 from its installed package; the GPU in fp16 when there is one, else the CPU."""
+    """all-MiniLM-L6-v2 from its installed package, run by the fastest variant the machine has (``qa.runtime``).
+
+    ``variant`` and ``device`` default to ``auto``: half precision on a CUDA GPU, else OpenVINO (bf16 where the CPU
+    has it), else torch fp32. ``cache_dir`` holds the OpenVINO export of the model (default ``~/.cache/qa``).
+    """
 
     name = PACKAGED_MODEL
     dim = 384
     max_tokens = 256
 
-    def __init__(self, model_dir: Path | None = None, device: str | None = None):
+    def __init__(self, model_dir: Path | None = None, device: str | None = None, variant: str | None = None,
+                 cache_dir: Path | None = None):
         self.model_dir = Path(model_dir) if model_dir else packaged_model_dir()
         if not (self.model_dir / "modules.json").is_file():
             raise ModelError(f"no sentence-transformers model in {self.model_dir}: run scripts/setup.sh")
         self.requested_device = device
+        self.requested_variant = variant
+        self.cache_dir = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "qa"
         self._lock = threading.Lock()
+
+    @cached_property
+    def _resolved(self) -> tuple[str, str]:
+        return runtime.resolve(self.requested_variant, self.requested_device)
+
+    @property
+    def variant(self) -> str:
+        """How the model runs (``qa.runtime.VARIANTS``); recorded in the index manifest."""
+        return self._resolved[0]
+
+    @property
+    def device(self) -> str:
+        return self._resolved[1]
 
     @cached_property
     def fingerprint(self) -> str:
@@ -88,38 +110,49 @@ class SentenceTransformerEmbedder:
 
     @cached_property
     def model(self):
+        """The sentence-transformers model (torch variants)."""
         # No hub: everything is loaded from the installed package's folder.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        import torch
         import transformers
         from sentence_transformers import SentenceTransformer
 
         transformers.utils.logging.disable_progress_bar()  # our own bar covers embedding; loading is instant
 
-        device = self.requested_device or ("cuda" if torch.cuda.is_available() else "cpu")
         try:
-            model = SentenceTransformer(str(self.model_dir), device=device, local_files_only=True)
+            model = SentenceTransformer(str(self.model_dir), device=self.device, local_files_only=True)
         except Exception as exc:  # any load failure is one actionable message for the user
             raise ModelError(f"cannot load the embedding model from {self.model_dir} ({exc}): "
                              "run scripts/setup.sh to reinstall it") from exc
-        if device.startswith("cuda"):
+        if self.variant == "torch-fp16":
             model.half()  # fp16 is ~6x faster than fp32 on a GPU, same ranking quality
         model.max_seq_length = self.max_tokens
         return model
 
-    @property
-    def device(self) -> str:
-        return str(self.model.device)
+    @cached_property
+    def _encode(self) -> Callable[[list[str], int], np.ndarray]:
+        if not self.variant.startswith("openvino"):
+            model = self.model
+            return lambda texts, batch_size: model.encode(
+                texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        target = self.cache_dir / "models" / f"{self.fingerprint}-openvino"
+        try:
+            xml = runtime.export_openvino(self.model_dir, target)
+            encoder = runtime.OpenVinoEncoder(xml, self.model_dir / "tokenizer.json", self.max_tokens,
+                                              "bf16" if self.variant == "openvino-bf16" else "f32")
+        except Exception as exc:  # a failed export or compile: one message, and the way around it
+            raise ModelError(f"cannot run the model with OpenVINO ({type(exc).__name__}: {exc}): "
+                             f"delete {target} and retry, or use --variant torch-fp32") from exc
+        return encoder.encode
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:  # one forward pass at a time: torch on 2 cores gains nothing from parallel calls
-            vectors = self.model.encode(
-                list(texts), batch_size=batch_size, normalize_embeddings=True,
-                convert_to_numpy=True, show_progress_bar=False,
-            )
+        encode = self._encode
+        with self._lock:  # one forward pass at a time: 2 cores gain nothing from parallel calls
+            vectors = encode(list(texts), batch_size)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
@@ -130,6 +163,7 @@ class HashingEmbedder:
     """
 
     max_tokens = 256
+    variant = "hashing"
 
     def __init__(self, dim: int = 64):
         self.dim = dim
@@ -156,10 +190,22 @@ class HashingEmbedder:
         return out
 
 
-def embedder_for(name: str, device: str | None = None) -> Embedder:
-    """The embedder a manifest (or ``QA_MODEL``) names."""
+def embedder_for(name: str, device: str | None = None, variant: str | None = None,
+                 cache_dir: Path | None = None) -> Embedder:
+    """The embedder a manifest (or ``QA_MODEL``) names, run as ``variant`` on ``device`` (both default auto)."""
     if name.startswith("hashing-"):
         return HashingEmbedder(int(name.split("-", 1)[1]))
     if name == PACKAGED_MODEL:
-        return SentenceTransformerEmbedder(device=device)
+        return SentenceTransformerEmbedder(device=device, variant=variant, cache_dir=cache_dir)
     raise ModelError(f"unknown embedding model {name!r}: use {PACKAGED_MODEL!r}")
+
+
+def query_embedder(model: dict, cache_dir: Path | None = None) -> Embedder:
+    """The embedder to search an index whose manifest ``"model"`` entry is ``model``: the same variant where it runs.
+
+    >>> query_embedder({"name": "hashing-64", "variant": "hashing"}).name
+    'hashing-64'
+    """
+    if model.get("name") == PACKAGED_MODEL and model.get("variant"):
+        return SentenceTransformerEmbedder(variant=runtime.runnable_here(model["variant"]), cache_dir=cache_dir)
+    return embedder_for(str(model.get("name")), cache_dir=cache_dir)

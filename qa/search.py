@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import store
+from qa import ann, store
 from qa.calibration import DenseStats, zscores
 from qa.filters import Filters
 from qa.fusion import Run, blend, pool, ranked, rrf
@@ -64,7 +64,8 @@ class Searcher:
 
         params = None
         if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64)))
+            selector = faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64))
+            params = ann.restricted(self.data.faiss_index, selector)
         depth = min(depth, len(self.data.chunks))
         scores, rows = self.data.faiss_index.search(np.asarray(vector, np.float32).reshape(1, -1), depth,
                                                     params=params)

@@ -53,7 +53,7 @@ class Workspace:
         if self._builder is None:
             assistant = self.assistant
             name = self._model or (assistant.data.manifest["model"]["name"] if assistant else PACKAGED_MODEL)
-            self._builder = embedder_for(name)
+            self._builder = embedder_for(name, cache_dir=self.index_dir / "cache")
         return self._builder
 
     def info(self) -> dict[str, Any] | None:

@@ -25,7 +25,8 @@ def test_build_writes_a_complete_self_describing_generation(small_corpus: Path, 
     data = store.load(tmp_path / "index")
     manifest = data.manifest
     assert manifest["format_version"] == 1
-    assert manifest["model"] == {"name": "hashing-64", "fingerprint": "hashing-v1-64", "dim": 64, "max_tokens": 256}
+    assert manifest["model"] == {"name": "hashing-64", "fingerprint": "hashing-v1-64", "dim": 64, "max_tokens": 256,
+                                 "variant": "hashing"}
     assert manifest["chunking"] == ChunkSettings().to_dict()
     assert set(manifest["documents"]) == {"apples.md", "rivers.txt", "stars.txt"}
     assert set(manifest["files"]) >= {"vectors.faiss", "vectors.npy", "chunks.npz", "documents.jsonl"}

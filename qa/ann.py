@@ -1,0 +1,185 @@
+"""Which FAISS index holds the vectors, chosen by corpus size or by flag, and how it is searched.
+
+Three kinds, all inner product on L2-normalised vectors (so scores are cosine similarities):
+
+- ``flat``: exact search (``IndexFlatIP``). The default below ``ANN_THRESHOLD`` vectors, where a scan of every
+  vector is already fast (SciFact's 11,622 chunks: well under a millisecond).
+- ``ivf``: vectors bucketed by k-means (``IndexIVFFlat``); ``nlist`` buckets (about 2 sqrt(n)) trained on a
+  sample, ``nprobe`` of them scanned per query, set when the index is loaded. The default from ``ANN_THRESHOLD`` up.
+- ``hnsw``: a graph (``IndexHNSWFlat``); ``m`` links per node and ``ef_construction`` fixed at build time,
+  ``ef_search`` (the breadth of the search) set when the index is loaded. By flag only.
+
+Why IVF for ``auto`` (measured at 1M chunks on 2 cores, docs/benchmarks.md): nprobe 32 of 2048 buckets finds
+0.99 of the exact top 10 in under 2 ms, builds in a fraction of HNSW's time and adds 8 bytes a vector, where HNSW
+(m 32) needed efSearch above 256 to pass 0.92 recall on the same vectors and adds 256 bytes a vector for its links.
+The chosen kind and its parameters are stored in the manifest's ``"index"`` entry; ``configure`` applies the
+search-time parameters to a loaded index.
+
+Example::
+
+    >>> spec = choose_spec(1_000_000)
+    >>> spec.kind, spec.to_dict()["nlist"], spec.to_dict()["nprobe"]
+    ('ivf', 2048, 32)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from qa.errors import IndexCorruptError, SettingsError
+
+KINDS = ("flat", "hnsw", "ivf")
+SEARCH_THREADS = 1  # see ``configure``
+ANN_THRESHOLD = 200_000  # below this many vectors, exact search is fast enough and `auto` stays exact
+METRIC = "inner_product"
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """The kind of FAISS index and its parameters; what the manifest stores under ``"index"``."""
+
+    kind: str = "flat"
+    m: int = 32  # hnsw: links per node
+    ef_construction: int = 80  # hnsw: breadth while building
+    ef_search: int = 512  # hnsw: breadth while searching (set at load)
+    nlist: int = 0  # ivf: number of buckets (0: chosen from the number of vectors)
+    nprobe: int = 32  # ivf: buckets scanned per query (set at load)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise SettingsError(f"index kind {self.kind!r} is not one of {', '.join(KINDS)}: use --index-kind auto")
+        for name in ("m", "ef_construction", "ef_search", "nprobe"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"index parameter {name}={getattr(self, name)} must be at least 1")
+        if self.nlist < 0:
+            raise SettingsError(f"index parameter nlist={self.nlist} must be 0 (automatic) or more")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Only the parameters that mean something for this kind, plus the metric."""
+        data = asdict(self)
+        keep = {"flat": (), "hnsw": ("m", "ef_construction", "ef_search"), "ivf": ("nlist", "nprobe")}[self.kind]
+        return {"kind": self.kind, "metric": METRIC, **{k: data[k] for k in keep}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IndexSpec:
+        if not isinstance(data, dict) or data.get("metric", METRIC) != METRIC:
+            raise IndexCorruptError(f"the manifest's index entry {data!r} is not an inner-product FAISS index")
+        fields = {k: int(v) for k, v in data.items() if k in cls.__dataclass_fields__ and k != "kind"}
+        try:
+            return cls(kind=str(data.get("kind", "flat")), **fields)
+        except SettingsError as exc:
+            raise IndexCorruptError(f"the manifest's index entry is not usable ({exc})") from exc
+
+
+def auto_nlist(n_vectors: int) -> int:
+    """About 2 * sqrt(n) buckets, a power of two: 1M vectors -> 2048 buckets of ~500."""
+    return max(1, 2 ** round(math.log2(max(1.0, 2 * math.sqrt(n_vectors)))))
+
+
+def choose_spec(n_vectors: int, kind: str = "auto", **params: int) -> IndexSpec:
+    """The spec for ``n_vectors``: ``auto`` is exact below ``ANN_THRESHOLD`` and IVF from there on."""
+    if kind == "auto":
+        kind = "flat" if n_vectors < ANN_THRESHOLD else "ivf"
+    spec = IndexSpec(kind=kind, **{k: v for k, v in params.items() if v is not None})
+    if spec.kind == "ivf":
+        # subtle: k-means needs more points than buckets; a tiny corpus gets few buckets (and is scanned whole).
+        nlist = spec.nlist or auto_nlist(n_vectors)
+        spec = replace(spec, nlist=max(1, min(nlist, n_vectors // 39 or 1)))
+    return spec
+
+
+def build(vectors: np.ndarray, spec: IndexSpec, *, seed: int = 0) -> Any:
+    """A FAISS index of ``spec``'s kind holding ``vectors`` (float32, one row per chunk, row order kept).
+
+    Built with every core (k-means and graph construction scale with threads); searched with ``SEARCH_THREADS``.
+    """
+    import faiss
+
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    try:
+        return _build(vectors, spec, seed)
+    finally:
+        faiss.omp_set_num_threads(SEARCH_THREADS)
+
+
+def _build(vectors: np.ndarray, spec: IndexSpec, seed: int) -> Any:
+    import faiss
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    dim = vectors.shape[1]
+    if spec.kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif spec.kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, spec.m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = spec.ef_construction
+    else:
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFFlat(quantizer, dim, spec.nlist, faiss.METRIC_INNER_PRODUCT)
+        index.own_fields = True
+        quantizer.this.disown()  # the IVF index frees its quantizer
+        index.cp.seed = seed
+        sample = _sample(vectors, spec.nlist * 64, seed)
+        if len(sample):
+            index.train(sample)
+    if len(vectors):
+        index.add(vectors)
+    configure(index, spec)
+    return index
+
+
+def _sample(vectors: np.ndarray, size: int, seed: int) -> np.ndarray:
+    if len(vectors) <= size:
+        return vectors
+    rows = np.sort(np.random.default_rng(seed).choice(len(vectors), size, replace=False))
+    return vectors[rows]
+
+
+def configure(index: Any, spec: IndexSpec) -> None:
+    """Check that a loaded index is of ``spec``'s kind and set its search-time parameters.
+
+    subtle: FAISS's thread count is global to the process. Questions come one at a time, and one query gains
+    little from a second thread on 2 cores but loses badly when the other core is busy (exact search over 1M
+    vectors: 114 ms with one thread, 809 ms with two while other jobs ran; docs/benchmarks.md), so searches
+    use ``SEARCH_THREADS``.
+    """
+    import faiss
+
+    faiss.omp_set_num_threads(SEARCH_THREADS)
+    expected = {"flat": faiss.IndexFlat, "hnsw": faiss.IndexHNSW, "ivf": faiss.IndexIVF}[spec.kind]
+    if not isinstance(index, expected):
+        raise IndexCorruptError(
+            f"the manifest says the vectors are in a {spec.kind} index but vectors.faiss holds a "
+            f"{type(index).__name__}: rebuild it with `qa index --full`"
+        )
+    if spec.kind == "hnsw":
+        index.hnsw.efSearch = spec.ef_search
+    elif spec.kind == "ivf":
+        index.nprobe = min(spec.nprobe, index.nlist)
+
+
+def restricted(index: Any, selector: Any) -> Any:
+    """Search parameters that keep ``index`` to ``selector``'s rows with its own ``ef_search`` / ``nprobe``.
+
+    subtle: FAISS takes an HNSW or IVF index's breadth from the parameters object when one is passed (a plain
+    ``SearchParameters`` silently drops HNSW to efSearch 16, and an IVF index refuses it).
+    """
+    import faiss
+
+    if isinstance(index, faiss.IndexHNSW):
+        return faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
+    if isinstance(index, faiss.IndexIVF):
+        return faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe)
+    return faiss.SearchParameters(sel=selector)
+
+
+def recall_at_k(approx: np.ndarray, exact: np.ndarray) -> float:
+    """Mean fraction of each exact top-k row found in the approximate top-k row (ids; -1 never matches)."""
+    if exact.size == 0:
+        return 1.0
+    hits = [len(set(a[a >= 0].tolist()) & set(e[e >= 0].tolist())) for a, e in zip(approx, exact, strict=True)]
+    return float(np.sum(hits) / max(1, int((exact >= 0).sum())))

@@ -1,0 +1,201 @@
+"""How the packaged model runs: the *variant* (backend and precision) and the device, chosen for the machine.
+
+=================  ======================================================================================
+``torch-fp32``     sentence-transformers on the CPU, the reference.
+``torch-fp16``     sentence-transformers on a CUDA GPU in half precision.
+``openvino-bf16``  OpenVINO on a CPU with bfloat16 instructions (AVX512_BF16 or AMX): about 1.9x the
+                   reference's throughput on this project's 2-core EPYC (docs/benchmarks.md).
+``openvino-fp32``  OpenVINO on any other x86 CPU.
+=================  ======================================================================================
+
+``resolve("auto", "auto")`` picks CUDA when there is a GPU, else OpenVINO when it is installed, else torch.
+All four produce the same vectors to within rounding (cosine >= 0.9999 with the reference on every SciFact chunk,
+nDCG@10 equal to 3 decimals; measured by ``bench/embedding_variants.py``, guarded by a slow test), so they share the
+model fingerprint and the embedding cache, and an index built with one is searched with another without harm.
+The manifest still records the variant that built an index, and queries use the same one where it can run.
+
+OpenVINO reads an IR exported once from the installed weights (``export_openvino``) into the embedding cache
+folder, keyed by the weights' fingerprint; never into site-packages. OpenVINO's own usage telemetry is kept off:
+its ``openvino_telemetry`` module is blocked before import, so nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from qa.errors import IndexCorruptError, ModelError, SettingsError
+
+VARIANTS = ("torch-fp32", "torch-fp16", "openvino-bf16", "openvino-fp32")
+DEVICES = ("auto", "cpu", "cuda")
+EXPORT_VERSION = 1  # bump when the exported graph changes, so old exports are rebuilt
+
+
+def cuda_available() -> bool:
+    """A usable CUDA GPU. Checks for the driver first, so that a CPU machine never imports torch for this."""
+    if not (Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidia0").exists()):
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def openvino_available() -> bool:
+    return importlib.util.find_spec("openvino") is not None
+
+
+def resolve(variant: str | None, device: str | None) -> tuple[str, str]:
+    """``(variant, device)`` to run with; ``auto`` (or None) for either means the fastest this machine has."""
+    variant, device = variant or "auto", device or "auto"
+    if device not in DEVICES and not device.startswith("cuda:"):
+        raise SettingsError(f"unknown device {device!r}: use auto, cpu or cuda")
+    if variant not in ("auto", *VARIANTS):
+        raise SettingsError(f"unknown embedding variant {variant!r}: use auto or one of {', '.join(VARIANTS)}")
+    if device == "auto":
+        device = "cuda" if variant == "torch-fp16" or (variant == "auto" and cuda_available()) else "cpu"
+    if device.startswith("cuda"):
+        if variant not in ("auto", "torch-fp16", "torch-fp32"):
+            raise SettingsError(f"variant {variant} runs on the CPU only: use --device cpu, or leave the variant auto")
+        return ("torch-fp16" if variant == "auto" else variant), device
+    if variant == "torch-fp16":
+        raise SettingsError("torch-fp16 needs a CUDA GPU: use --device cuda on a GPU machine, or variant auto")
+    if variant == "auto":
+        variant = _best_openvino() if openvino_available() else "torch-fp32"
+    elif variant.startswith("openvino") and not openvino_available():
+        raise ModelError(f"variant {variant} needs the openvino package: run scripts/setup.sh, or use torch-fp32")
+    return variant, device
+
+
+def runnable_here(variant: str) -> str:
+    """The variant to query an index built with ``variant``: the same where it can run, else this machine's best.
+
+    Every variant gives the same vectors to within rounding (see the module docstring), so the substitute is safe.
+    """
+    if variant not in VARIANTS:
+        raise IndexCorruptError(f"the index was embedded with variant {variant!r}, which this qa does not know: "
+                                "rebuild it with `qa index --full`")
+    if variant == "torch-fp16" and not cuda_available():
+        return resolve("auto", "cpu")[0]
+    if variant.startswith("openvino") and not openvino_available():
+        return "torch-fp32"
+    if variant == "openvino-bf16" and _best_openvino() != variant:
+        return "openvino-fp32"
+    return variant
+
+
+def _best_openvino() -> str:
+    return "openvino-bf16" if "BF16" in _core().get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "openvino-fp32"
+
+
+def _import_openvino():
+    # subtle: `import openvino` sends a usage event to Google Analytics unless the user opted out; a None entry
+    # makes `import openvino_telemetry` fail, and OpenVINO then uses its built-in no-op stub.
+    sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
+    import openvino
+
+    return openvino
+
+
+_CORE = None
+
+
+def _core():
+    global _CORE
+    if _CORE is None:
+        _CORE = _import_openvino().Core()
+    return _CORE
+
+
+def export_openvino(model_dir: Path, target: Path) -> Path:
+    """Convert the transformer in ``model_dir`` to OpenVINO IR in ``target`` (once; atomic; needs torch)."""
+    stamp = target / "export.json"
+    if _exported(stamp):
+        return target / "model.xml"
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    ov = _import_openvino()
+    import torch
+    import transformers
+    from transformers import AutoModel
+
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()  # config notes meant for training, not for export
+
+    class HiddenStates(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    started = time.perf_counter()
+    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
+    model.train(False)  # inference mode (dropout off); what `.eval()` does
+    example = torch.ones((2, 16), dtype=torch.long)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on shape-dependent branches; the graph is checked
+        converted = ov.convert_model(HiddenStates(model), example_input={"input_ids": example,
+                                                                          "attention_mask": example})
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{time.time_ns()}")
+    try:
+        ov.save_model(converted, str(tmp / "model.xml"), compress_to_fp16=False)
+        (tmp / "export.json").write_text(json.dumps({"version": EXPORT_VERSION, "source": str(model_dir),
+                                                     "seconds": round(time.perf_counter() - started, 1)}))
+        if not _exported(stamp):  # another process may have finished first; its export is as good as ours
+            shutil.rmtree(target, ignore_errors=True)  # a stale export of an older version
+            os.rename(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target / "model.xml"
+
+
+def _exported(stamp: Path) -> bool:
+    try:
+        return json.loads(stamp.read_text()).get("version") == EXPORT_VERSION and stamp.with_name("model.bin").is_file()
+    except (OSError, ValueError):
+        return False
+
+
+class OpenVinoEncoder:
+    """Mean-pooled, L2-normalised sentence vectors from an OpenVINO IR of the transformer."""
+
+    def __init__(self, xml: Path, tokenizer_file: Path, max_tokens: int, precision: str):
+        from tokenizers import Tokenizer
+
+        core = _core()
+        config = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"}
+        self.compiled = core.compile_model(core.read_model(str(xml)), "CPU", config)
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        self.tokenizer.enable_truncation(max_tokens)
+        self.tokenizer.enable_padding()
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        """One call at a time (the embedder holds a lock); ``texts`` must not be empty."""
+        # Batches of similar length: the least padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        request = self.compiled.create_infer_request()
+        parts = []
+        for start in range(0, len(order), batch_size):
+            encoded = self.tokenizer.encode_batch([texts[i] for i in order[start:start + batch_size]])
+            ids = np.array([e.ids for e in encoded], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+            hidden = request.infer({"input_ids": ids, "attention_mask": mask})[0]
+            parts.append(_mean_pool(np.asarray(hidden, dtype=np.float32), mask))
+        out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+        out[order] = np.concatenate(parts)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1, norms)
+
+
+def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    weights = mask[..., None].astype(np.float32)
+    return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)

@@ -1,0 +1,126 @@
+"""ANN index kinds: choice by size or flag, recall against exact search, manifest and load round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from qa import ann, store
+from qa.assistant import Assistant
+from qa.build import build_index
+from qa.errors import IndexCorruptError, SettingsError
+
+
+def clustered(n: int, dim: int = 32, clusters: int = 40, seed: int = 0) -> np.ndarray:
+    """Unit vectors around random centres: structured like embeddings, unlike uniform noise."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim))
+    x = centres[rng.integers(0, clusters, n)] + 0.6 * rng.standard_normal((n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_auto_is_exact_below_the_threshold_and_ivf_above() -> None:
+    assert ann.choose_spec(ann.ANN_THRESHOLD - 1).kind == "flat"
+    assert ann.choose_spec(ann.ANN_THRESHOLD).kind == "ivf"
+    assert ann.choose_spec(10, "hnsw").kind == "hnsw"
+    assert ann.choose_spec(10**9, "flat").kind == "flat"
+
+
+def test_ivf_buckets_follow_size_and_never_outnumber_training_points() -> None:
+    assert ann.choose_spec(1_000_000, "ivf").nlist == 2048
+    assert ann.choose_spec(100, "ivf").nlist == 2  # 100 // 39: k-means needs points in every bucket
+    assert ann.choose_spec(5, "ivf").nlist == 1
+    assert ann.choose_spec(1_000_000, "ivf", nlist=300).nlist == 300
+
+
+@pytest.mark.parametrize("bad", [{"kind": "annoy"}, {"kind": "hnsw", "m": 0}, {"kind": "ivf", "nprobe": 0}])
+def test_bad_specs_name_the_value(bad: dict) -> None:
+    with pytest.raises(SettingsError, match="annoy|m=0|nprobe=0"):
+        ann.IndexSpec(**bad)
+
+
+def test_spec_round_trips_through_the_manifest_form() -> None:
+    for spec in (ann.IndexSpec(), ann.IndexSpec("hnsw", m=16, ef_search=40), ann.IndexSpec("ivf", nlist=64)):
+        assert ann.IndexSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    assert ann.IndexSpec("flat").to_dict() == {"kind": "flat", "metric": "inner_product"}
+    with pytest.raises(IndexCorruptError):
+        ann.IndexSpec.from_dict({"kind": "flat", "metric": "l2"})
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_ann_recall_against_exact_search(kind: str) -> None:
+    vectors, queries = clustered(6000), clustered(200, seed=1)
+    _, exact = ann.build(vectors, ann.IndexSpec("flat")).search(queries, 10)
+    index = ann.build(vectors, ann.choose_spec(len(vectors), kind))
+    _, approx = index.search(queries, 10)
+    assert ann.recall_at_k(approx, exact) >= 0.95
+    assert index.ntotal == len(vectors)
+
+
+def test_recall_counts_shared_ids_only() -> None:
+    exact = np.array([[1, 2, 3, 4], [5, 6, -1, -1]])
+    assert ann.recall_at_k(np.array([[4, 3, 9, 8], [6, 5, -1, -1]]), exact) == pytest.approx(4 / 6)
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_restricted_search_keeps_to_the_allowed_rows_and_the_index_breadth(kind: str) -> None:
+    vectors = clustered(3000)
+    index = ann.build(vectors, ann.choose_spec(len(vectors), kind))
+    allowed = np.arange(0, 3000, 7)
+    params = ann.restricted(index, faiss.IDSelectorBatch(allowed.astype(np.int64)))
+    if kind == "hnsw":
+        assert isinstance(params, faiss.SearchParametersHNSW) and params.efSearch == index.hnsw.efSearch
+    else:
+        assert isinstance(params, faiss.SearchParametersIVF) and params.nprobe == index.nprobe > 1
+    _, rows = index.search(vectors[allowed[:20]], 5, params=params)
+    assert set(rows[rows >= 0].tolist()) <= set(allowed.tolist())
+    assert rows[:, 0].tolist() == allowed[:20].tolist()  # each allowed vector finds itself first
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_build_stores_the_kind_and_load_configures_it(small_corpus: Path, tmp_path: Path, embedder, kind) -> None:
+    index = tmp_path / "index"
+    build_index(small_corpus, index, embedder, progress=False, index_kind=kind)
+    data = store.load(index)
+    entry = data.manifest["index"]
+    assert entry["kind"] == kind and entry["requested"] == kind and entry["metric"] == "inner_product"
+    if kind == "hnsw":
+        assert isinstance(data.faiss_index, faiss.IndexHNSW) and data.faiss_index.hnsw.efSearch == entry["ef_search"]
+    else:
+        assert isinstance(data.faiss_index, faiss.IndexIVF) and data.faiss_index.nprobe == min(entry["nprobe"],
+                                                                                                 entry["nlist"])
+    flat = tmp_path / "flat"
+    build_index(small_corpus, flat, embedder, progress=False)
+    question = "Where does the Rhine end?"
+    approx = Assistant.load(index, embedder=embedder).ask(question, mode="dense")
+    exact = Assistant.load(flat, embedder=embedder).ask(question, mode="dense")
+    assert [p.chunk_id for p in approx.passages] == [p.chunk_id for p in exact.passages]
+
+
+def test_rebuild_keeps_the_requested_kind_and_a_new_flag_replaces_it(small_corpus: Path, tmp_path: Path,
+                                                                      embedder) -> None:
+    index = tmp_path / "index"
+    first = build_index(small_corpus, index, embedder, progress=False, index_kind="hnsw")
+    (small_corpus / "new.txt").write_text("Volcanoes erupt when magma rises.")
+    build_index(small_corpus, index, embedder, progress=False)
+    assert store.load(index).manifest["index"]["kind"] == "hnsw"
+    unchanged = build_index(small_corpus, index, embedder, progress=False)
+    switched = build_index(small_corpus, index, embedder, progress=False, index_kind="auto")
+    assert unchanged.generation != first.generation
+    assert switched.generation != unchanged.generation and switched.chunks_embedded == 0
+    assert store.load(index).manifest["index"] == {"kind": "flat", "metric": "inner_product", "requested": "auto"}
+
+
+def test_a_manifest_that_misnames_the_index_kind_is_refused(small_corpus: Path, tmp_path: Path, embedder) -> None:
+    index = tmp_path / "index"
+    build_index(small_corpus, index, embedder, progress=False)
+    gen = store.current_generation(index)
+    manifest = json.loads((gen / "manifest.json").read_text())
+    manifest["index"] = {"kind": "hnsw", "metric": "inner_product", "m": 32, "ef_construction": 80, "ef_search": 64}
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexCorruptError, match="hnsw index but vectors.faiss holds"):
+        store.load(index)

@@ -1,0 +1,144 @@
+"""The results of ``bench/speed.py`` as a markdown table: each figure next to its target, and whether it is met."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+BEGIN, END = "<!-- speed:begin -->", "<!-- speed:end -->"
+
+
+def _get(data: dict, *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def _verdict(ok: bool | None) -> str:
+    return "" if ok is None else ("met" if ok else "**not met**")
+
+
+def _ms(figures: dict | None, key: str = "p50_ms") -> str:
+    return "n/a" if not figures else f"{figures[key]:.1f} ms"
+
+
+def markdown(results: dict) -> str:
+    s = results["sections"]
+    m = results["machine"]
+    rows: list[tuple[str, str, str, str]] = []
+
+    def row(figure: str, value: str, target: str = "", ok: bool | None = None) -> None:
+        rows.append((figure, value, target, _verdict(ok)))
+
+    build, raw = s.get("build", {}), s.get("raw_encode", {})
+    if "chunks_per_s" in build and "chunks_per_s" in raw:
+        ratio = build["chunks_per_s"] / raw["chunks_per_s"]
+        row(f"index build, {build['docs']} SciFact docs ({build['chunks']} chunks, {build['variant']})",
+            f"{build['chunks_per_s']} chunks/s, {build['tokens_per_s']:,} tokens/s")
+        row("raw `SentenceTransformer.encode` fp32, same texts, same run",
+            f"{raw['chunks_per_s']} chunks/s, {raw['tokens_per_s']:,} tokens/s")
+        row("build throughput / raw fp32 encode", f"{ratio:.2f}x", ">= 1.5x", ratio >= 1.5)
+        row("peak memory (RSS) of the build; of the raw encode", f"{build['peak_rss_mb']} MB; {raw['peak_rss_mb']} MB")
+        row("index size on disk (generation; embedding cache)",
+            f"{build['disk_mb']['generation']} MB; {build['disk_mb']['embedding_cache']} MB")
+    quality = s.get("quality", {})
+    ndcg = quality.get("ndcg_at_10", {})
+    if ndcg:
+        ref = ndcg["fp32 index, fp32 queries"]
+        fast_key = next(k for k in ndcg if k.endswith(f"{quality['variant']} queries") and k.startswith(
+            quality["variant"]))
+        diff = ndcg[fast_key] - ref
+        row("SciFact nDCG@10 (dense), fp32 / " + quality["variant"], f"{ref:.4f} / {ndcg[fast_key]:.4f} "
+            f"(diff {diff:+.4f})", "within 0.005", abs(diff) <= 0.005)
+        row("cosine of each chunk vector with its fp32 vector (min / mean)",
+            f"{quality['cosine_vs_fp32']['min']:.5f} / {quality['cosine_vs_fp32']['mean']:.5f}")
+        row("full SciFact build from scratch", f"{quality['full_build']['chunks']} chunks in "
+            f"{quality['full_build']['seconds']:.0f} s ({quality['full_build']['chunks_per_s']} chunks/s)")
+        speeds = ", ".join(f"{k}: {v}" for k, v in quality["texts_per_s"].items())
+        row(f"texts/s per variant ({quality['sample_texts']} SciFact chunks)", speeds)
+    inc = s.get("incremental", {})
+    for name, label in (("unchanged", "nothing changed"), ("changed_1", "1 changed document"),
+                        ("added_100", "100 added documents")):
+        if name in inc:
+            step = inc[name]
+            target, ok = ("< 5 s", step["command_s"] < 5) if name == "changed_1" else ("", None)
+            extra = f" (build call {step['call_s']:.2f} s" + (f", {step['embedded']} chunks embedded)"
+                                                               if "embedded" in step else ")")
+            row(f"re-index SciFact, {label}: `qa index` command", f"{step['command_s']:.2f} s{extra}", target, ok)
+    for label, query in (("SciFact", s.get("query")), *((f"{n:,} chunks", _get(s, f"stack_{n}", "query"))
+                                                          for n in results["params"].get("stack_sizes", []))):
+        if not query:
+            continue
+        for mode in ("dense", "lexical", "hybrid", "ask"):
+            if mode not in query:
+                continue
+            total, search = query[mode]["total"], query[mode]["search"]
+            name = f"`ask` (default mode {query['default_mode']})" if mode == "ask" else f"{mode} search"
+            target, ok = "", None
+            if label == "SciFact" and mode == "ask":
+                target, ok = "p50 <= 30 ms, p95 <= 80 ms", total["p50_ms"] <= 30 and total["p95_ms"] <= 80
+            elif label == "SciFact":
+                target, ok = "search p50 <= 10 ms", search["p50_ms"] <= 10
+            row(f"{label} ({query['chunks']:,} chunks, {query['index_kind']}): {name} p50 / p95",
+                f"{_ms(total)} / {_ms(total, 'p95_ms')} (search alone {_ms(search)})", target, ok)
+        row(f"{label}: embedding one question ({query['variant']}) p50", _ms(query["embed_question"]))
+    dense = s.get("dense_scale", {})
+    for size in results["params"].get("dense_sizes", []):
+        figures = dense.get(str(size))
+        if not figures:
+            continue
+        row(f"{size:,} synthetic vectors, exact (flat) search p50 / p95, 1 thread",
+            f"{_ms(figures['flat']['threads_1'])} / {_ms(figures['flat']['threads_1'], 'p95_ms')} "
+            f"(2 threads: {_ms(figures['flat']['threads_2'])})")
+        for kind in ("hnsw", "ivf"):
+            if kind not in figures:
+                continue
+            f, one = figures[kind], figures[kind]["threads_1"]
+            params = ", ".join(f"{k}={v}" for k, v in f["spec"].items() if k not in ("kind", "metric"))
+            target, ok = ("p50 <= 30 ms, recall@10 >= 0.95", one["p50_ms"] <= 30 and one["recall_at_10"] >= 0.95) \
+                if size >= 1_000_000 else ("", None)
+            row(f"{size:,}: {kind} ({params}) p50 / p95, recall@10 vs exact, 1 thread",
+                f"{_ms(one)} / {_ms(one, 'p95_ms')}, {one['recall_at_10']:.3f} (2 threads: "
+                f"{_ms(f['threads_2'])}); built in {f['build_s']} s, +{f['rss_growth_mb']} MB", target, ok)
+    cold = s.get("cold", {})
+    if cold:
+        serve = cold.get("serve", {})
+        if "first_answer_s" in serve:
+            row("cold start: `qa serve` to the first answer from its /ask API",
+                f"{serve['first_answer_s']:.2f} s (ready after {serve['ready_s']:.2f} s)")
+        elif serve:
+            row("cold start: `qa serve`", serve.get("error", "n/a"))
+        row("cold start: `qa ask` command, new process to printed answer", f"{cold['qa_ask_command_s']:.2f} s "
+            f"(in one process: import {cold['import_s']} s, Assistant.load {cold['load_s']} s, "
+            f"first ask {cold['first_ask_s']} s)")
+    for label, mem in (("SciFact", s.get("memory")), *((f"{n:,} chunks", _get(s, f"stack_{n}", "memory"))
+                                                        for n in results["params"].get("stack_sizes", []))):
+        if mem:
+            row(f"memory of the loaded index, {label} ({mem['index_kind']}) vs vectors + text",
+                f"{mem['loaded_rss_mb']:.0f} MB vs {mem['vectors_mb'] + mem['text_mb']:.0f} MB = "
+                f"{mem['ratio']:.2f}x (BM25 arrays {mem['bm25_arrays_mb']:.0f} MB)", "<= 1.3x", mem["ratio"] <= 1.3)
+
+    header = [
+        f"Command: `{results['command']}` — {results['date']}" + (" — **quick run**" if results["quick"] else ""),
+        f"Machine: {m.get('cores')} cores, {m.get('cpu')} (family/model {m.get('family_model')}; "
+        f"{', '.join(m.get('features', []))}), {m.get('memory_gib')} GiB; torch {m.get('torch')}, "
+        f"openvino {m.get('openvino')}, faiss {m.get('faiss-cpu')}; load average at start / end "
+        f"{results['load_average_start']} / {results.get('load_average_end')}",
+        "",
+        "| figure | measured | target | |",
+        "|---|---|---|---|",
+    ]
+    failed = [f"- section `{k}` failed: {v['error']}" for k, v in s.items() if isinstance(v, dict) and "error" in v]
+    lines = header + [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows] + ([""] + failed if failed else [])
+    return "\n".join(lines) + "\n"
+
+
+def write_docs(path: Path, table: str) -> None:
+    """Replace the table between the markers in ``path`` (the rest of the page is written by hand)."""
+    text = path.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{path} has no {BEGIN} ... {END} block to replace")
+    head, rest = text.split(BEGIN, 1)
+    path.write_text(f"{head}{BEGIN}\n{table}{END}{rest.split(END, 1)[1]}")

@@ -1,0 +1,112 @@
+"""Scale sections: dense search at 100k and 1M chunks, exact against ANN, and the whole assistant at scale.
+
+The vectors are synthetic (``bench.synthetic``), built from the real SciFact chunk vectors; the queries are the
+real SciFact claims, embedded by the index's own variant. For the whole-assistant figures the SciFact documents are
+repeated under new ids until the index holds the requested number of chunks, so BM25 has real text to score.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from bench import scifact
+from bench.measure import pct, rss_mb
+from bench.synthetic import synthetic_vectors
+
+
+def _real(index: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The SciFact chunk vectors and the claims embedded as the index's queries are."""
+    from qa import store
+    from qa.embedding import query_embedder
+
+    data = store.load(index, with_vectors=True)
+    embedder = query_embedder(data.manifest["model"], index / "cache")
+    return np.array(data.vectors), embedder.embed([text for _, text in scifact.queries()])
+
+
+def _search_ms(index, queries: np.ndarray, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    import faiss
+
+    faiss.omp_set_num_threads(threads)
+    for q in queries[:20]:
+        index.search(q[None], 10)
+    times, rows = [], []
+    for q in queries:
+        started = time.perf_counter()
+        _, found = index.search(q[None], 10)
+        times.append((time.perf_counter() - started) * 1000)
+        rows.append(found[0])
+    return np.array(times), np.array(rows)
+
+
+def dense(work: Path, sizes: list[int], kinds: list[str]) -> dict:
+    """Per size: exact search, then each ANN kind (build time, memory, p50/p95 with 1 and 2 threads, recall@10)."""
+    import faiss
+
+    from qa import ann
+
+    real, queries = _real(work / "scifact-index")
+    out: dict = {"queries": len(queries), "omp_max_threads": faiss.omp_get_max_threads()}
+    for n in sizes:
+        vectors = synthetic_vectors(real, n)
+        figures: dict = {}
+        exact_index = ann.build(vectors, ann.IndexSpec("flat"))
+        faiss.omp_set_num_threads(faiss.omp_get_max_threads())
+        _, exact = exact_index.search(queries, 10)
+        figures["flat"] = {f"threads_{t}": pct(_search_ms(exact_index, queries, t)[0]) for t in (1, 2)}
+        del exact_index
+        for kind in kinds:
+            spec = ann.choose_spec(n, kind)
+            faiss.omp_set_num_threads(2)
+            before, started = rss_mb(), time.perf_counter()
+            index = ann.build(vectors, spec)
+            entry: dict = {"spec": spec.to_dict(), "build_s": round(time.perf_counter() - started, 1),
+                           "rss_growth_mb": round(rss_mb() - before), "vectors_mb": round(vectors.nbytes / 2**20)}
+            for threads in (1, 2):
+                ms, rows = _search_ms(index, queries, threads)
+                entry[f"threads_{threads}"] = {**pct(ms), "recall_at_10": round(ann.recall_at_k(rows, exact), 4)}
+            figures[kind] = entry
+            del index
+        out[str(n)] = figures
+    faiss.omp_set_num_threads(faiss.omp_get_max_threads())
+    return out
+
+
+def synthetic_index(source: Path, target: Path, chunks: int, kind: str = "auto") -> dict:
+    """An index of about ``chunks`` chunks: SciFact's documents repeated under new ids, synthetic vectors."""
+    from qa import ann, calibration, lexical, store
+    from qa.settings import DEFAULT
+
+    data = store.load(source, with_vectors=True)
+    n_docs, n_chunks = len(data.documents), len(data.chunks)
+    copies = math.ceil(chunks / n_chunks)
+    documents = [replace(d, doc_id=f"{d.doc_id}~{c}") for c in range(copies) for d in data.documents]
+    table = store.ChunkTable(
+        np.concatenate([data.chunks.doc + c * n_docs for c in range(copies)]).astype(np.int32),
+        np.tile(data.chunks.start, copies), np.tile(data.chunks.end, copies))
+    vectors = synthetic_vectors(np.asarray(data.vectors), len(table))
+    started = time.perf_counter()
+    spec = ann.choose_spec(len(vectors), kind)
+    faiss_index = ann.build(vectors, spec)
+    ann_s = time.perf_counter() - started
+    texts = [lexical.lexical_text(documents[d], s, e) for d, s, e in zip(table.doc, table.start, table.end,
+                                                                          strict=True)]
+    bm25_files = lexical.index_files(texts, DEFAULT.lexical) | calibration.index_files(vectors)
+    del texts
+    bm25_s = time.perf_counter() - started - ann_s
+    manifest = {**data.manifest, "index": {**spec.to_dict(), "requested": kind},
+                "counts": {"documents": len(documents), "chunks": len(table), "problems": 0},
+                "documents": {d.doc_id: "synthetic" for d in documents}, "file_sha256": {}}
+    store.write_generation(target, manifest=manifest, documents=documents, chunks=table, vectors=vectors,
+                           faiss_index=faiss_index, extra_files=bm25_files)
+    if (source / "cache" / "models").is_dir():  # the exported model, so that queries do not export it again
+        shutil.copytree(source / "cache" / "models", target / "cache" / "models", dirs_exist_ok=True)
+    return {"chunks": len(table), "documents": len(documents), "index": spec.to_dict(),
+            "ann_build_s": round(ann_s, 1), "bm25_build_s": round(bm25_s, 1),
+            "write_s": round(time.perf_counter() - started - ann_s - bm25_s, 1)}

@@ -1,0 +1,317 @@
+"""The benchmark sections. Each runs in its own process (``bench/speed.py`` starts them), so its peak memory is
+its own and nothing one section loaded speeds up or slows down the next. Each returns a dict of figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench import scifact
+from bench.measure import du_mb, latencies, pct, rss_mb
+
+QUESTION = "0-dimensional biomaterials show inductive properties."
+
+
+def _embedder(variant: str = "auto", cache: Path | None = None):
+    from qa.embedding import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(device="cpu", variant=variant, cache_dir=cache)
+
+
+def _texts(corpus: Path, embedder) -> list[str]:
+    """What the build embeds for ``corpus``: every chunk's text as the model reads it."""
+    from qa import readers
+    from qa.chunking import chunk_document, embedding_text
+    from qa.settings import DEFAULT
+
+    docs = readers.read_document(corpus, corpus.name, corpus.read_bytes()).documents
+    return [embedding_text(d, c, embedder.token_spans, DEFAULT.chunk)
+            for d in docs for c in chunk_document(d, embedder.token_spans, DEFAULT.chunk)]
+
+
+def build(work: Path, docs: int) -> dict:
+    """A fresh index of the first ``docs`` SciFact documents with the default variant; nothing cached."""
+    from qa.build import build_index
+
+    corpus = scifact.write_corpus(work / "build-corpus", scifact.corpus_lines()[:docs])
+    index = work / "build-index"
+    shutil.rmtree(index, ignore_errors=True)
+    embedder = _embedder(cache=work / "models")
+    started = time.perf_counter()
+    embedder.embed(["warm up"])  # model load (and, the first time, its OpenVINO export) is reported apart
+    load_s = time.perf_counter() - started
+    report = build_index(corpus, index, embedder, progress=False)
+    texts = _texts(corpus, embedder)
+    (work / "texts.json").write_text(json.dumps(texts))
+    tokens = sum(len(embedder.token_spans(t)) + 2 for t in texts)
+    gen = index / "generations" / report.generation
+    return {
+        "docs": report.documents, "chunks": report.chunks, "embedded": report.chunks_embedded,
+        "tokens": tokens, "variant": embedder.variant, "model_load_s": round(load_s, 2),
+        "seconds": report.seconds, "chunks_per_s": round(report.chunks / report.seconds, 1),
+        "tokens_per_s": round(tokens / report.seconds), "peak_rss_mb": round(rss_mb("VmHWM")),
+        "disk_mb": {"generation": round(du_mb(gen), 2), "embedding_cache": round(du_mb(index / "cache"), 2),
+                    "files": {p.name: round(p.stat().st_size / 2**20, 2) for p in sorted(gen.iterdir())
+                              if p.is_file()}},
+    }
+
+
+def raw_encode(work: Path) -> dict:
+    """``SentenceTransformer.encode`` in fp32 on the texts the build embedded, as the reference."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    from qa.embedding import packaged_model_dir
+
+    texts = json.loads((work / "texts.json").read_text())
+    model = SentenceTransformer(str(packaged_model_dir()), device="cpu", local_files_only=True)
+    model.max_seq_length = 256
+    model.encode(texts[:32], batch_size=32)
+    started = time.perf_counter()
+    model.encode(texts, batch_size=32, normalize_embeddings=True)
+    seconds = time.perf_counter() - started
+    tokens = sum(len(model.tokenizer(t)["input_ids"]) for t in texts)
+    return {"texts": len(texts), "tokens": tokens, "seconds": round(seconds, 2),
+            "chunks_per_s": round(len(texts) / seconds, 1), "tokens_per_s": round(tokens / seconds),
+            "peak_rss_mb": round(rss_mb("VmHWM"))}
+
+
+def full_index(work: Path, reuse: Path | None) -> dict:
+    """The whole SciFact corpus indexed in ``work/scifact-index`` (from a copy of ``reuse`` when given)."""
+    from qa.build import build_index
+
+    corpus = scifact.write_corpus(work / "corpus", scifact.corpus_lines())
+    index = work / "scifact-index"
+    shutil.rmtree(index, ignore_errors=True)
+    if reuse is not None:
+        shutil.copytree(reuse, index, ignore=shutil.ignore_patterns("build.lock"))
+    report = build_index(corpus, index, _embedder(cache=index / "cache"), progress=False)
+    return {"reused_from": str(reuse) if reuse else None, "chunks": report.chunks,
+            "embedded": report.chunks_embedded, "seconds": report.seconds}
+
+
+def _qa_index(work: Path) -> float:
+    """Wall time of the `qa index` command on the SciFact copy: process start, model load, build, exit."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "qa", "index", "--corpus", str(work / "corpus"), "--index",
+                    str(work / "scifact-index"), "-q"], check=True, capture_output=True, cwd=scifact.REPO)
+    return round(time.perf_counter() - started, 2)
+
+
+def _changed(lines: list[str], tag: str) -> list[str]:
+    """The corpus with its first document's text changed (one more sentence, marked by ``tag``)."""
+    record = json.loads(lines[0])
+    record["text"] += f" This sentence ({tag}) was added to measure an incremental rebuild."
+    return [json.dumps(record), *lines[1:]]
+
+
+def _added(lines: list[str], tag: str, n: int = 100) -> list[str]:
+    """``n`` new documents: copies of existing ones under new ids, each with a new first sentence."""
+    out = []
+    for i, line in enumerate(lines[1:n + 1]):
+        record = json.loads(line)
+        record["_id"], record["text"] = f"added-{tag}-{i}", f"Added record {tag} {i}. {record['text']}"
+        out.append(json.dumps(record))
+    return out
+
+
+def incremental(work: Path) -> dict:
+    """Re-index after nothing changed, after 1 changed document and after 100 added documents, each measured
+    as the `qa index` command (new process: imports, model load, build) and as the build call in a warm process."""
+    from qa.build import build_index
+
+    path = work / "corpus" / "corpus.jsonl"
+    lines = scifact.corpus_lines()
+    states = {"changed_1": _changed(lines, "a"), "added_100": _changed(lines, "a") + _added(lines, "a")}
+    out: dict = {"unchanged": {"command_s": _qa_index(work)}}
+    for name, state in states.items():
+        path.write_text("\n".join(state) + "\n")
+        out[name] = {"command_s": _qa_index(work)}
+
+    embedder = _embedder(cache=work / "scifact-index" / "cache")
+    embedder.embed(["warm up"])
+
+    def call(state: list[str]):
+        path.write_text("\n".join(state) + "\n")
+        return build_index(path.parent, work / "scifact-index", embedder, progress=False)
+
+    call(lines)
+    for name, state in {"changed_1": _changed(lines, "b"), "added_100": _changed(lines, "b") + _added(lines, "b")
+                        }.items():
+        report = call(state)
+        out[name].update({"call_s": report.seconds, "embedded": report.chunks_embedded,
+                          "reused": report.chunks_reused})
+    call(lines)  # back to the real corpus for the sections that follow
+    out["unchanged"]["call_s"] = call(lines).seconds
+    return out
+
+
+def query(work: Path, n: int, index: Path | None = None) -> dict:
+    """p50/p95 per mode, one question at a time after a warm-up; ``ask`` is the default call, answer included."""
+    from qa.assistant import Assistant
+
+    assistant = Assistant.load(index or work / "scifact-index")
+    questions = [text for _, text in scifact.queries()][:n]
+    out: dict = {"chunks": len(assistant.data.chunks), "variant": assistant.embedder.variant,
+                 "index_kind": assistant.data.manifest["index"]["kind"]}
+    search_ms: dict[str, list[float]] = {}
+
+    def call(mode: str | None):
+        def ask(q: str) -> None:
+            result = assistant.ask(q, mode=mode)
+            search_ms.setdefault(mode or "ask", []).append(result.timings_ms.get("search", float("nan")))
+        return ask
+
+    for mode in ("dense", "lexical", "hybrid", None):
+        total = latencies(call(mode), questions)
+        name = mode or "ask"
+        out[name] = {"total": pct(total), "search": pct(np.array(search_ms[name][-len(questions):]))}
+    embed = latencies(lambda q: assistant.embedder.embed([q]), questions)
+    out["embed_question"] = pct(embed)
+    out["default_mode"] = assistant.settings.retrieval.mode
+    return out
+
+
+def memory(work: Path, index: Path | None = None) -> dict:
+    """Resident memory of a loaded index (vectors, BM25, chunk table, documents) against vectors + text."""
+    import gc
+
+    import bm25s  # noqa: F401  (libraries first: only the loaded data is measured)
+    import faiss  # noqa: F401
+
+    from qa.search import Searcher
+
+    gc.collect()
+    before = rss_mb()
+    searcher = Searcher.load(index or work / "scifact-index")
+    gc.collect()
+    loaded = rss_mb() - before
+    data = searcher.data
+    vectors = data.faiss_index.ntotal * data.faiss_index.d * 4 / 2**20
+    text = sum(len(d.text.encode()) for d in data.documents) / 2**20
+    bm25 = sum(a.nbytes for a in searcher.lexical.model.scores.values() if isinstance(a, np.ndarray)) / 2**20
+    table = sum(a.nbytes for a in (data.chunks.doc, data.chunks.start, data.chunks.end)) / 2**20
+    return {"chunks": len(data.chunks), "index_kind": data.manifest["index"]["kind"],
+            "vectors_mb": round(vectors, 2), "text_mb": round(text, 2), "bm25_arrays_mb": round(bm25, 2),
+            "chunk_table_mb": round(table, 2), "loaded_rss_mb": round(loaded, 2),
+            "ratio": round(loaded / (vectors + text), 3)}
+
+
+def _serve_to_first_answer(index: Path, corpus: Path, port: int = 7911) -> dict:
+    """`qa serve` started in a new process; seconds until it says it is ready, and until its /ask API answers."""
+    import urllib.request
+
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--index", str(index), "--corpus", str(corpus),
+                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            cwd=scifact.REPO, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+    try:
+        for line in proc.stdout:
+            if "the chat is at" in line:
+                break
+        ready = time.perf_counter() - started
+        base = f"http://127.0.0.1:{port}/gradio_api/call/ask"
+        request = urllib.request.Request(base, data=json.dumps({"data": [QUESTION, 5, ""]}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        event = json.loads(urllib.request.urlopen(request, timeout=120).read())["event_id"]
+        answer = urllib.request.urlopen(f"{base}/{event}", timeout=120).read().decode()
+        first = time.perf_counter() - started
+        if "event: complete" not in answer:
+            return {"error": f"the /ask API did not answer: {answer[:200]}"}
+        return {"ready_s": round(ready, 2), "first_answer_s": round(first, 2)}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def cold(work: Path) -> dict:
+    """From a new process to the first answer: `qa serve` and `qa ask`, and the parts of it in-process."""
+    index = work / "scifact-index"
+    out: dict = {"serve": _serve_to_first_answer(index, work / "corpus")}
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "qa", "ask", QUESTION, "--index", str(index)], check=True,
+                   capture_output=True, cwd=scifact.REPO)
+    out["qa_ask_command_s"] = round(time.perf_counter() - started, 2)
+    t0 = time.perf_counter()
+    from qa.assistant import Assistant
+
+    t1 = time.perf_counter()
+    assistant = Assistant.load(index)
+    t2 = time.perf_counter()
+    assistant.ask(QUESTION)
+    t3 = time.perf_counter()
+    out.update({"import_s": round(t1 - t0, 2), "load_s": round(t2 - t1, 2), "first_ask_s": round(t3 - t2, 2)})
+    return out
+
+
+def _dense_run(index: Path, embedder) -> dict[str, dict[str, float]]:
+    from qa.assistant import Assistant
+
+    assistant = Assistant.load(index, embedder=embedder)
+    run = {}
+    for qid, text in scifact.queries():
+        result = assistant.ask(text, k=10, mode="dense")
+        run[qid] = {p.doc_id.removeprefix(scifact.PREFIX): p.score for p in result.passages}
+    return run
+
+
+def quality(work: Path, reuse: Path | None, sample: int) -> dict:
+    """Each CPU variant's throughput on the same texts, and SciFact nDCG@10 (dense) of a full index embedded
+    with the default variant against one embedded in fp32."""
+    from qa import store
+    from qa.build import build_index
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    from qa.embedding import packaged_model_dir
+
+    corpus = work / "corpus"
+    rng = np.random.default_rng(0)
+    all_texts = _texts(corpus / "corpus.jsonl", _embedder("torch-fp32"))
+    texts = [all_texts[i] for i in sorted(rng.choice(len(all_texts), min(sample, len(all_texts)), replace=False))]
+    reference = SentenceTransformer(str(packaged_model_dir()), device="cpu", local_files_only=True)
+    reference.max_seq_length = 256
+    speed: dict = {}
+    candidates = {"raw SentenceTransformer.encode fp32": lambda t: reference.encode(t, batch_size=32)}
+    for variant in ("torch-fp32", "openvino-fp32", "openvino-bf16"):
+        candidates[variant] = _embedder(variant, work / "models").embed
+    for name, encode in candidates.items():
+        encode(texts[:32])
+        started = time.perf_counter()
+        encode(texts)
+        speed[name] = round(len(texts) / (time.perf_counter() - started), 1)
+
+    fp32_index, fast_index = work / "fp32-index", work / "variant-index"
+    for folder in (fp32_index, fast_index):
+        shutil.rmtree(folder, ignore_errors=True)
+    reusable = reuse and store.load(reuse).manifest["model"].get("variant", "torch-fp32") == "torch-fp32"
+    if reusable:
+        shutil.copytree(reuse, fp32_index, ignore=shutil.ignore_patterns("build.lock"))
+    fp32 = _embedder("torch-fp32")
+    build_index(corpus, fp32_index, fp32, progress=False)
+    fast = _embedder(cache=work / "models")
+    report = build_index(corpus, fast_index, fast, progress=False)
+    a = np.asarray(store.load(fp32_index, with_vectors=True).vectors)
+    b = np.asarray(store.load(fast_index, with_vectors=True).vectors)
+    cosine = (a * b).sum(axis=1)
+    ndcg = {
+        "fp32 index, fp32 queries": scifact.ndcg_at_10(_dense_run(fp32_index, fp32)),
+        f"{fast.variant} index, {fast.variant} queries": scifact.ndcg_at_10(_dense_run(fast_index, fast)),
+        f"fp32 index, {fast.variant} queries": scifact.ndcg_at_10(_dense_run(fp32_index, fast)),
+        f"{fast.variant} index, fp32 queries": scifact.ndcg_at_10(_dense_run(fast_index, fp32)),
+    }
+    return {"sample_texts": len(texts), "texts_per_s": speed, "variant": fast.variant,
+            "fp32_index_reused": bool(reusable),
+            "full_build": {"chunks": report.chunks, "seconds": report.seconds,
+                           "chunks_per_s": round(report.chunks / report.seconds, 1)},
+            "cosine_vs_fp32": {"min": round(float(cosine.min()), 6), "mean": round(float(cosine.mean()), 6)},
+            "ndcg_at_10": {k: round(v, 4) for k, v in ndcg.items()}}

@@ -29,6 +29,7 @@ from answers import DATA, DEFAULT_INDEX, load_questions  # noqa: E402
 from qa import answer as answer_mod  # noqa: E402
 from qa.assistant import Assistant  # noqa: E402
 from qa.embedding import SentenceTransformerEmbedder  # noqa: E402
+from qa.metrics import contains_answer  # noqa: E402
 from qa.records import Passage  # noqa: E402
 from qa.settings import DEFAULT  # noqa: E402
 
@@ -38,7 +39,7 @@ def sentence_table(question: dict, passages: tuple[Passage, ...]) -> tuple[np.nd
     found = answer_mod.candidates(passages)
     if not found:
         return None
-    labels = np.array([answer_mod.contains_answer(c.text, question["answers"]) for c in found])
+    labels = np.array([contains_answer(c.text, question["answers"]) for c in found])
     return answer_mod.features(question["text"], passages, found), labels
 
 

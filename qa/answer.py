@@ -30,8 +30,7 @@ from __future__ import annotations
 
 import math
 import re
-import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -200,20 +199,3 @@ def pick_answer(
     marked = tuple(replace(p, highlight=(cand.start, cand.end)) if i == cand.passage else p
                    for i, p in enumerate(passages))
     return answer, marked
-
-
-_PUNCTUATION = frozenset(string.punctuation)
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-
-
-def normalize_answer(text: str) -> str:
-    """SQuAD's official normalisation: lower case, no punctuation, no articles, single spaces."""
-    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
-    return " ".join(_ARTICLES.sub(" ", text).split())
-
-
-def contains_answer(text: str, golds: Iterable[str]) -> bool:
-    """Whether ``text`` holds one of the gold answers, both normalised, on word boundaries."""
-    haystack = f" {normalize_answer(text)} "
-    return any(f" {gold} " in haystack for gold in map(normalize_answer, golds) if gold)
-

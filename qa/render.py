@@ -8,15 +8,20 @@ from qa.build import BuildReport
 from qa.records import Passage, Result
 
 
-def location(passage: Passage) -> str:
-    """``"isw.md, p. 3, § Key Takeaways, chars 120-870"``."""
+def location_parts(passage: Passage, dash: str = "-") -> list[str]:
+    """``["isw.md", "p. 3", "§ Key Takeaways", "chars 120-870"]``: file, page, section, offsets."""
     parts = [passage.path]
     if passage.page:
         parts.append(f"p. {passage.page}")
     if passage.section:
         parts.append(f"§ {passage.section}")
-    parts.append(f"chars {passage.start}-{passage.end}")
-    return ", ".join(parts)
+    parts.append(f"chars {passage.start}{dash}{passage.end}")
+    return parts
+
+
+def location(passage: Passage) -> str:
+    """``"isw.md, p. 3, § Key Takeaways, chars 120-870"``."""
+    return ", ".join(location_parts(passage))
 
 
 def marked_text(passage: Passage) -> str:

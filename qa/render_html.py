@@ -17,6 +17,7 @@ from html import escape
 from typing import Any
 
 from qa.records import Answer, Passage, Result
+from qa.render import location_parts
 
 FOLD_CHARS = 1000  # longer passages fold behind a preview (a typical 200-token passage is 800-1100 chars)
 PREVIEW_CHARS = 420
@@ -71,13 +72,7 @@ def preview(text: str, span: tuple[int, int] | None, limit: int = PREVIEW_CHARS)
 
 def location(passage: Passage) -> str:
     """``"isw.md · p. 3 · § Key Takeaways · chars 120–870"``, escaped."""
-    parts = [passage.path]
-    if passage.page:
-        parts.append(f"p. {passage.page}")
-    if passage.section:
-        parts.append(f"§ {passage.section}")
-    parts.append(f"chars {passage.start}–{passage.end}")
-    return " · ".join(escape(part) for part in parts)
+    return " · ".join(escape(part) for part in location_parts(passage, dash="–"))
 
 
 def passage_html(passage: Passage, fold_chars: int = FOLD_CHARS) -> str:

@@ -14,7 +14,6 @@ JSON, numpy arrays loaded with ``allow_pickle=False`` and FAISS's own format.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from qa import ann
+from qa.checksums import sha256_file
 from qa.errors import IndexCorruptError, IndexMissingError
 from qa.records import Chunk, Document
 from qa.settings import FORMAT_VERSION
@@ -34,14 +34,6 @@ REBUILD_HINT = "rebuild it with `qa index --full`"
 CURRENT = "CURRENT"
 GENERATIONS = "generations"
 REQUIRED_FILES = ("vectors.faiss", "vectors.npy", "chunks.npz", "documents.jsonl")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:

@@ -26,9 +26,11 @@ sys.path.insert(0, str(REPO))
 from bench import report  # noqa: E402
 from bench.measure import load_average, machine  # noqa: E402
 
-FULL = {"build_docs": 1000, "queries": 300, "dense_sizes": [100_000, 1_000_000], "stack_sizes": [100_000, 1_000_000],
-        "quality_sample": 1024}
-QUICK = {"build_docs": 100, "queries": 40, "dense_sizes": [100_000], "stack_sizes": [], "quality_sample": 0}
+FULL = {"build_docs": 1000, "corpus_docs": None, "queries": 300, "dense_sizes": [100_000, 1_000_000],
+        "stack_sizes": [100_000, 1_000_000], "quality_sample": 1024}
+# quick: small sizes, and no quality section (it embeds all of SciFact twice over)
+QUICK = {"build_docs": 100, "corpus_docs": 500, "queries": 40, "dense_sizes": [100_000], "stack_sizes": [30_000],
+         "quality_sample": 0}
 SECTIONS = ("build", "raw_encode", "full_index", "incremental", "query", "memory", "cold", "dense_scale",
             "stack_scale", "quality")
 
@@ -43,7 +45,7 @@ def run_section(name: str, work: Path, params: dict) -> dict:
     if name == "raw_encode":
         return sections.raw_encode(work)
     if name == "full_index":
-        return sections.full_index(work, reuse)
+        return sections.full_index(work, reuse, params["corpus_docs"])
     if name == "incremental":
         return sections.incremental(work)
     if name == "query":
@@ -94,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     params = {**(QUICK if args.quick else FULL), "reuse": str(args.reuse_index) if args.reuse_index else None}
-    wanted = args.sections.split(",") if args.sections else list(SECTIONS)
+    wanted = args.sections.split(",") if args.sections else [s for s in SECTIONS if not (args.quick and
+                                                                                      s == "quality")]
     if "stack_scale" in wanted:
         at = wanted.index("stack_scale")
         wanted[at:at + 1] = [f"stack_{n}" for n in params["stack_sizes"]]

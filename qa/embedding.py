@@ -62,12 +62,13 @@ class SentenceTransformerEmbedder:
     max_tokens = 256
 
     def __init__(self, model_dir: Path | None = None, device: str | None = None, variant: str | None = None,
-                 cache_dir: Path | None = None):
+                 cache_dir: Path | None = None, threads: int | None = None):
         self.model_dir = Path(model_dir) if model_dir else packaged_model_dir()
         if not (self.model_dir / "modules.json").is_file():
             raise ModelError(f"no sentence-transformers model in {self.model_dir}: run scripts/setup.sh")
         self.requested_device = device
         self.requested_variant = variant
+        self.threads = threads  # OpenVINO threads (None: every core)
         self.cache_dir = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "qa"
         self._lock = threading.Lock()
 
@@ -134,7 +135,7 @@ class SentenceTransformerEmbedder:
         try:
             xml = runtime.export_openvino(self.model_dir, target)
             encoder = runtime.OpenVinoEncoder(xml, self.model_dir / "tokenizer.json", self.max_tokens,
-                                              "bf16" if self.variant == "openvino-bf16" else "f32")
+                                              "bf16" if self.variant == "openvino-bf16" else "f32", self.threads)
         except Exception as exc:  # a failed export or compile: one message, and the way around it
             raise ModelError(f"cannot run the model with OpenVINO ({type(exc).__name__}: {exc}): "
                              f"delete {target} and retry, or use --variant torch-fp32") from exc
@@ -199,6 +200,7 @@ def query_embedder(model: dict, cache_dir: Path | None = None) -> Embedder:
     >>> query_embedder({"name": "hashing-64", "variant": "hashing"}).name
     'hashing-64'
     """
-    if model.get("name") == PACKAGED_MODEL and model.get("variant"):
-        return SentenceTransformerEmbedder(variant=runtime.runnable_here(model["variant"]), cache_dir=cache_dir)
+    if model.get("name") == PACKAGED_MODEL:
+        variant = runtime.runnable_here(model["variant"]) if model.get("variant") else None
+        return SentenceTransformerEmbedder(variant=variant, cache_dir=cache_dir, threads=runtime.QUERY_THREADS)
     return embedder_for(str(model.get("name")), cache_dir=cache_dir)

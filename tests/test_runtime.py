@@ -60,6 +60,7 @@ def test_an_index_is_searched_with_its_own_variant_where_it_runs(no_gpu, monkeyp
     embedder = query_embedder(model, tmp_path / "cache")
     assert isinstance(embedder, SentenceTransformerEmbedder)
     assert (embedder.variant, embedder.cache_dir) == ("torch-fp32", tmp_path / "cache")
+    assert embedder.threads == runtime.QUERY_THREADS  # one question at a time: one thread
     # built on a GPU, searched on this CPU: the best CPU variant (same vectors to within rounding)
     assert query_embedder({**model, "variant": "torch-fp16"}).variant == "openvino-bf16"
     monkeypatch.setattr(runtime, "_best_openvino", lambda: "openvino-fp32")

@@ -3,17 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 BEGIN, END = "<!-- speed:begin -->", "<!-- speed:end -->"
-
-
-def _get(data: dict, *path: str) -> Any:
-    for key in path:
-        if not isinstance(data, dict) or key not in data:
-            return None
-        data = data[key]
-    return data
 
 
 def _verdict(ok: bool | None) -> str:
@@ -67,7 +58,13 @@ def markdown(results: dict) -> str:
             extra = f" (build call {step['call_s']:.2f} s" + (f", {step['embedded']} chunks embedded)"
                                                                if "embedded" in step else ")")
             row(f"re-index SciFact, {label}: `qa index` command", f"{step['command_s']:.2f} s{extra}", target, ok)
-    for label, query in (("SciFact", s.get("query")), *((f"{n:,} chunks", _get(s, f"stack_{n}", "query"))
+    for n in results["params"].get("stack_sizes", []):
+        built = s.get(f"stack_build_{n}", {})
+        if "chunks" in built:
+            row(f"synthetic index of {built['chunks']:,} chunks ({built['documents']:,} documents, "
+                f"{built['index']['kind']}) written", f"ANN {built['ann_build_s']} s, BM25 {built['bm25_build_s']} s, "
+                f"generation written and checksummed {built['write_s']} s")
+    for label, query in (("SciFact", s.get("query")), *((f"{n:,} chunks", s.get(f"stack_query_{n}"))
                                                           for n in results["params"].get("stack_sizes", []))):
         if not query:
             continue
@@ -113,7 +110,7 @@ def markdown(results: dict) -> str:
         row("cold start: `qa ask` command, new process to printed answer", f"{cold['qa_ask_command_s']:.2f} s "
             f"(in one process: import {cold['import_s']} s, Assistant.load {cold['load_s']} s, "
             f"first ask {cold['first_ask_s']} s)")
-    for label, mem in (("SciFact", s.get("memory")), *((f"{n:,} chunks", _get(s, f"stack_{n}", "memory"))
+    for label, mem in (("SciFact", s.get("memory")), *((f"{n:,} chunks", s.get(f"stack_memory_{n}"))
                                                         for n in results["params"].get("stack_sizes", []))):
         if mem:
             row(f"memory of the loaded index, {label} ({mem['index_kind']}) vs vectors + text",

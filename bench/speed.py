@@ -56,12 +56,14 @@ def run_section(name: str, work: Path, params: dict) -> dict:
         return sections.cold(work)
     if name == "dense_scale":
         return scale.dense(work, params["dense_sizes"], ["hnsw", "ivf"])
-    if name.startswith("stack_"):  # stack_<size>: the whole assistant over a synthetic index of that size
-        size = int(name.split("_")[1])
+    if name.startswith("stack"):  # stack_build_<n>, stack_query_<n>, stack_memory_<n>: the whole assistant over a
+        step, size = name.split("_")[1], int(name.split("_")[2])  # synthetic index of n chunks, each step fresh
         target = work / f"synthetic-{size}"
-        built = scale.synthetic_index(work / "scifact-index", target, size)
-        return {"index": built, "query": sections.query(work, params["queries"], target),
-                "memory": sections.memory(work, target)}
+        if step == "build":
+            return scale.synthetic_index(work / "scifact-index", target, size)
+        if step == "query":
+            return sections.query(work, params["queries"], target)
+        return sections.memory(work, target)
     if name == "quality":
         return sections.quality(work, reuse, params["quality_sample"])
     raise SystemExit(f"unknown section {name!r}: use one of {', '.join(SECTIONS)}")
@@ -100,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                                       s == "quality")]
     if "stack_scale" in wanted:
         at = wanted.index("stack_scale")
-        wanted[at:at + 1] = [f"stack_{n}" for n in params["stack_sizes"]]
+        wanted[at:at + 1] = [f"stack_{step}_{n}" for n in params["stack_sizes"] for step in ("build", "query",
+                                                                                              "memory")]
     command = " ".join(["bench/speed.py", *(argv if argv is not None else sys.argv[1:])])
     results: dict = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M %Z"), "quick": args.quick,
                      "params": params, "machine": machine(), "load_average_start": load_average(), "sections": {}}

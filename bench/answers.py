@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -64,23 +65,6 @@ def oracle_passage(doc: Document) -> Passage:
                    section=None, text=doc.text)
 
 
-class CachedEmbed:
-    """Sentence vectors computed once per text (the oracle and the fit score each sentence many times)."""
-
-    def __init__(self, embedder: SentenceTransformerEmbedder):
-        self.embedder = embedder
-        self.vectors: dict[str, np.ndarray] = {}
-
-    def prefetch(self, texts: list[str]) -> None:
-        missing = sorted({t for t in texts if t not in self.vectors}, key=len)
-        for text, vector in zip(missing, self.embedder.embed(missing, batch_size=64), strict=True):
-            self.vectors[text] = vector
-
-    def __call__(self, texts: list[str]) -> np.ndarray:
-        self.prefetch(texts)
-        return np.stack([self.vectors[t] for t in texts])
-
-
 def percentile(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 2) if values else 0.0
 
@@ -89,74 +73,92 @@ def accuracy(flags: list[bool]) -> float:
     return round(sum(flags) / len(flags), 4) if flags else 0.0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--index", type=Path, default=DEFAULT_INDEX)
-    parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--mode", default=None, help="retrieval mode (default: the Assistant's default)")
-    parser.add_argument("-k", type=int, default=5)
-    parser.add_argument("--limit", type=int, default=0, help="only the first N questions (0: all)")
-    parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args(argv)
-
-    embedder = SentenceTransformerEmbedder(device="cpu")
-    report = build_index(args.data / "corpus.jsonl", args.index, embedder, progress=True)
-    print(f"index: {report.documents} paragraphs, {report.chunks} chunks ({report.chunks_embedded} embedded now)")
-    assistant = Assistant.load(args.index, embedder=embedder)
-    questions = load_questions(args.data)
-    if args.limit:
-        questions = questions[: args.limit]
-    ask_options = {"mode": args.mode} if args.mode else {}
-
+def ask_all(assistant: Assistant, questions: list[dict], k: int, options: dict) -> list[dict]:
+    """Every question through ``Assistant.ask``: retrieval and selection, as `qa ask` runs them."""
     from tqdm import tqdm
 
-    assistant.ask(questions[0]["text"], k=args.k, **ask_options)  # warm-up: model load, first-call costs
+    assistant.ask(questions[0]["text"], k=k, **options)  # warm-up: first-call costs are not a question's
     rows = []
     for q in tqdm(questions, desc="asking", unit="q"):
-        result = assistant.ask(q["text"], k=args.k, **ask_options)
+        started = time.perf_counter()
+        result = assistant.ask(q["text"], k=k, **options)
+        ask_ms = (time.perf_counter() - started) * 1000
         found = result.answer
+        docs = [p.doc_id.rsplit("#", 1)[-1] for p in result.passages]
         rows.append({
-            "id": q["id"], "article": q["article"], "question": q["text"],
+            "id": q["id"], "article": q["article"], "question": q["text"], "mode": result.mode,
             "correct": bool(found and contains_answer(found.text, q["answers"])),
-            "answer": found.text if found else None, "answer_doc": found.doc_id if found else None,
-            "gold_doc": q["doc"], "gold_first": result.passages[0].doc_id.endswith("#" + q["doc"]),
-            "select_ms": result.timings_ms.get("answer", 0.0), "ask_ms": sum(result.timings_ms.values()),
-            "passages": result.passages,
+            "answer": found.text if found else None, "score": found.score if found else None,
+            "answer_doc": found.doc_id.rsplit("#", 1)[-1] if found else None, "gold_doc": q["doc"],
+            "gold_first": docs[:1] == [q["doc"]], "gold_in_top_k": q["doc"] in docs,
+            "select_ms": round(result.timings_ms.get("answer", 0.0), 3), "ask_ms": round(ask_ms, 3),
         })
+    return rows
 
-    cached = CachedEmbed(embedder)
-    vectors = embedder.embed([q["text"] for q in questions], batch_size=64)
+
+def oracle_all(assistant: Assistant, questions: list[dict]) -> list[bool]:
+    """Selection alone: each question's gold paragraph as the only passage."""
+    from tqdm import tqdm
+
     paragraphs = {d.external_id: d for d in assistant.data.documents}
-    oracle = []
-    for q, vector in zip(tqdm(questions, desc="oracle", unit="q"), vectors, strict=True):
-        passage = oracle_passage(paragraphs[q["doc"]])
-        found, _ = answer_mod.pick_answer(q["text"], [passage], query_vector=vector, embed=cached)
-        oracle.append(bool(found and contains_answer(found.text, q["answers"])))
+    hits = []
+    for q in tqdm(questions, desc="oracle", unit="q"):
+        found, _ = answer_mod.pick_answer(q["text"], [oracle_passage(paragraphs[q["doc"]])])
+        hits.append(bool(found and contains_answer(found.text, q["answers"])))
+    return hits
 
-    mode = result.mode
+
+def summarise(rows: list[dict], oracle: list[bool], k: int) -> dict:
+    def part(flags: list[bool], parity: int | None) -> float:
+        return accuracy([f for f, r in zip(flags, rows, strict=True) if parity is None or r["article"] % 2 == parity])
+
     correct = [r["correct"] for r in rows]
-    summary = {
-        "dataset": "squad-v1.1-dev", "mode": mode, "k": args.k, "questions": len(rows),
-        "accuracy": accuracy(correct),
-        "accuracy_tuning_half_even_articles": accuracy([r["correct"] for r in rows if r["article"] % 2 == 0]),
-        "accuracy_held_out_odd_articles": accuracy([r["correct"] for r in rows if r["article"] % 2 == 1]),
-        "oracle_accuracy": accuracy(oracle),
-        "oracle_accuracy_held_out_odd_articles": accuracy(
-            [o for o, r in zip(oracle, rows, strict=True) if r["article"] % 2 == 1]),
+    return {
+        "dataset": "squad-v1.1-dev", "mode": rows[0]["mode"], "k": k, "questions": len(rows),
+        "accuracy": part(correct, None),
+        "accuracy_tuning_even_articles": part(correct, 0),
+        "accuracy_held_out_odd_articles": part(correct, 1),
+        "oracle_accuracy": part(oracle, None),
+        "oracle_tuning_even_articles": part(oracle, 0),
+        "oracle_held_out_odd_articles": part(oracle, 1),
         "no_answer": sum(r["answer"] is None for r in rows),
         "gold_paragraph_first": accuracy([r["gold_first"] for r in rows]),
+        "gold_paragraph_in_top_k": accuracy([r["gold_in_top_k"] for r in rows]),
         "select_ms": {"p50": percentile([r["select_ms"] for r in rows], 50),
                       "p95": percentile([r["select_ms"] for r in rows], 95)},
         "ask_ms": {"p50": percentile([r["ask_ms"] for r in rows], 50),
                    "p95": percentile([r["ask_ms"] for r in rows], 95)},
-        "command": "python bench/answers.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--index", type=Path, default=DEFAULT_INDEX)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--mode", default=None, help="dense, lexical or hybrid (default: the Assistant's default)")
+    parser.add_argument("-k", type=int, default=5, help="passages per question (default: 5, as `qa ask`)")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N questions (default: all)")
+    parser.add_argument("--out", type=Path, default=None, help="results file (default: bench/results/...)")
+    args = parser.parse_args(argv)
+
+    embedder = SentenceTransformerEmbedder(device="cpu")
+    report = build_index(args.data / "corpus.jsonl", args.index, embedder, progress=True)
+    print(f"index {args.index}: {report.documents} paragraphs, {report.chunks} chunks "
+          f"({report.chunks_embedded} embedded now)")
+    assistant = Assistant.load(args.index, embedder=embedder)
+    questions = load_questions(args.data)[: args.limit or None]
+    load_before = os.getloadavg()[0]
+    rows = ask_all(assistant, questions, args.k, {"mode": args.mode} if args.mode else {})
+    summary = summarise(rows, oracle_all(assistant, questions), args.k)
+    summary.update({
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],  # a busy CPU shows in the latency
+        "command": "python bench/answers.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    })
     print(json.dumps(summary, indent=2))
-    out = args.out or REPO / "bench" / "results" / f"answers-{mode}.json"
+    out = args.out or REPO / "bench" / "results" / f"answers-{summary['mode']}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    details = [{k: v for k, v in r.items() if k != "passages"} for r in rows]
-    out.write_text(json.dumps({"summary": summary, "questions": details}, indent=1, ensure_ascii=False))
+    out.write_text(json.dumps({"summary": summary, "questions": rows}, indent=1, ensure_ascii=False))
     print(f"wrote {out}")
     return 0
 

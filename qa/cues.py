@@ -50,7 +50,7 @@ _DATE = re.compile(
     re.IGNORECASE,
 )
 _NUMBER_WORDS = _wordset(
-    "one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty fifty hundred "
+    "two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty fifty hundred "
     "thousand million billion trillion dozen dozens half quarter percent"
 )
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")

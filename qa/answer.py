@@ -1,7 +1,7 @@
 """Pure: pick the sentence in the top passages that answers the question, and mark it in its passage.
 
 No reader model or cross-encoder exists offline, so every sentence of the top ``max_passages`` passages is a
-candidate, described by a few features (``FEATURES``) and scored by a logistic model:
+candidate, described by a few features (``FEATURES``) and scored by a logistic regression:
 
 - overlap with the question: IDF-weighted share of its stemmed content words (IDF over the candidate sentences,
   so words every sentence shares count least), for the sentence, the sentence before it (answers often follow
@@ -21,9 +21,9 @@ probability that the sentence holds the answer; below ``MIN_SCORE`` there is no 
 
 Example::
 
-    >>> answer, marked = pick_answer("Where does the Danube end?", passages)
+    >>> answer, marked = pick_answer("How many countries does the Danube flow through?", passages)
     >>> answer.text, marked[0].text[slice(*marked[0].highlight)]
-    ('It ends in the Black Sea.', 'It ends in the Black Sea.')
+    ('The Danube flows through ten countries.', 'The Danube flows through ten countries.')
 """
 
 from __future__ import annotations
@@ -113,13 +113,13 @@ def candidates(passages: Sequence[Passage], max_passages: int = MAX_PASSAGES) ->
     return found
 
 
-def local_idf(sentences: Sequence[set[str]]) -> dict[str, float]:
+def local_idf(stem_sets: Sequence[set[str]]) -> dict[str, float]:
     """IDF over the candidate sentences (sets of stems): a word in every sentence tells them apart least."""
     df: dict[str, int] = {}
-    for words in sentences:
+    for words in stem_sets:
         for w in words:
             df[w] = df.get(w, 0) + 1
-    n = len(sentences)
+    n = len(stem_sets)
     return {w: math.log((n + 1) / (d + 0.5)) for w, d in df.items()}
 
 

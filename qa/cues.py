@@ -53,7 +53,7 @@ _NUMBER_WORDS = _wordset(
     "two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty fifty hundred "
     "thousand million billion trillion dozen dozens half quarter percent"
 )
-_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
+_NAME_LIKE = re.compile(r"\b[^\W\d_][\w'’-]*")  # a word starting with a letter; names are the capitalised ones
 
 _local = threading.local()  # subtle: a PyStemmer object must not be shared between threads
 
@@ -100,5 +100,6 @@ def has_cue(kind: str | None, sentence: str, question: str) -> bool:
     if kind == "number":
         return any((w.isdigit() or w in _NUMBER_WORDS or any(c.isdigit() for c in w)) and w not in asked
                    for w in words(sentence))
-    # who / where: a capitalised word that is not the sentence's first word and not in the question.
-    return any(m.start() > 0 and m.group(0).lower() not in asked for m in _CAPITALISED.finditer(sentence))
+    # who / where: a capitalised word (any script) that is not the sentence's first word and not in the question.
+    return any(m.start() > 0 and m.group(0)[0].isupper() and m.group(0).lower() not in asked
+               for m in _NAME_LIKE.finditer(sentence))

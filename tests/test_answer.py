@@ -135,6 +135,14 @@ def test_cues_ignore_what_the_question_already_says() -> None:
     assert cues.has_cue("when", "It happened in 1945.", "What happened in 1950?")
     assert not cues.has_cue("when", "It happened in 1945.", "What happened in 1945?")
     assert cues.has_cue("number", "Ten countries.", "How many?") and not cues.has_cue(None, "In 1945.", "Why?")
+    assert not cues.has_cue("number", "It is one of the most pressing issues.", "How many are displaced?")
+
+
+def test_names_in_any_script_are_who_and_where_cues() -> None:
+    assert cues.has_cue("who", "Il fut écrit par Émile Zola.", "Who wrote it?")
+    assert cues.has_cue("where", "Вона народилася в Харкові.", "Where was she born?")
+    assert not cues.has_cue("who", "It was written by a friend.", "Who wrote it?")
+    assert not cues.has_cue("who", "Zola wrote it.", "Who wrote it?")  # the first word may be capitalised anyway
 
 
 def test_ask_fills_the_answer_and_marks_it_in_its_passage(small_corpus: Path, tmp_path: Path, embedder) -> None:

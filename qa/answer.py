@@ -11,9 +11,9 @@ candidate, described by a few features (``FEATURES``) and scored by a logistic r
 - how much of the sentence is new (the answer is rarely made of the question's own words);
 - the passage's rank and its score relative to the first passage's.
 
-Why no sentence embeddings: on SQuAD they add about one point of accuracy, but embedding ~20 sentences per
-question costs about 100 ms on a 2-core CPU, over three times the whole budget of a question; these features
-cost about a millisecond.
+Why no sentence embeddings: on SQuAD they added about one point of accuracy, but embedding 5 sentences took 80 ms
+on the 2-core CPU we measure on (15 took 290 ms), several times the 30 ms budget of a whole question; these
+features cost about a millisecond.
 
 ``WEIGHTS`` were fitted by ``bench/fit_answers.py`` on SQuAD v1.1 dev questions of even-numbered articles with the
 default (hybrid) retrieval; questions of odd-numbered articles are held out. ``Answer.score`` is the model's

@@ -67,7 +67,8 @@ name = lambda path: Path(path).name  # noqa: E731
 stops = {
     "reading": (readers, "read_document", lambda n, *a: n == 300),
     "embedding": (HashingEmbedder, "embed", lambda n, *a: n == 2),  # block 1 is committed to the cache
-    "writing": (np, "savez", lambda n, *a: name(a[0]) == "chunks.npz"),  # vectors written, chunk table not
+    # vectors written, chunk table not (other savez calls write to in-memory buffers)
+    "writing": (np, "savez", lambda n, *a: isinstance(a[0], str | os.PathLike) and name(a[0]) == "chunks.npz"),
     "renaming": (os, "rename", lambda n, *a: name(a[0]).startswith(".tmp-")),  # complete, under its temporary name
     "swapping": (os, "replace", lambda n, *a: name(a[1]) == "CURRENT"),  # in place, CURRENT not yet replaced
     "after-swap": (os, "replace", lambda n, *a: False),  # CURRENT replaced, directory not yet synced

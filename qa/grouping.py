@@ -9,7 +9,8 @@ can each show a different chunk (their titles differ, so their best chunks may t
 Example::
 
     >>> texts = {1: "Apples grow in cool climates.", 2: "apples grow in cool climates!"}
-    >>> collapse_duplicates([(1, 1, texts[1]), (2, 2, texts[2])], lambda d: shingles(texts[d]), 0.8, k=5)
+    >>> prints = {d: fingerprint(t) for d, t in texts.items()}
+    >>> collapse_duplicates([(1, 1, prints[1]), (2, 2, prints[2])], prints.__getitem__, 0.8, k=5)
     [(1, [2])]
 """
 
@@ -18,42 +19,68 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 _WORD = re.compile(r"\w+")
+SKETCH_MOD = 8  # a sketch keeps the shingles whose hash is divisible by this: about 1 in 8
+MIN_PROBES = 8  # below this many sketch shingles, a passage is checked exactly against every kept document
 
 
-def shingles(text: str) -> frozenset[int]:
-    """Hashed word 5-grams of the case-folded text; a text of five words or fewer is one shingle.
+@dataclass(frozen=True)
+class Fingerprint:
+    """All word 5-gram shingles of a text, and the sketch: the same consistent sample in every text (Broder's
+    mod-sampling), so a shingle shared by two texts is in both sketches or in neither."""
+
+    shingles: frozenset[int]
+    sketch: frozenset[int]
+
+
+def fingerprint(text: str) -> Fingerprint:
+    """Hashed word 5-grams of the case-folded text (a text of five words or fewer is one shingle).
 
     Python's own tuple hash: fast, and only ever compared within one process.
     """
     words = _WORD.findall(text.casefold())
     if len(words) <= 5:
-        return frozenset({hash(tuple(words))})
-    return frozenset(map(hash, zip(words, words[1:], words[2:], words[3:], words[4:], strict=False)))
+        prints = frozenset({hash(tuple(words))})
+    else:
+        prints = frozenset(map(hash, zip(words, words[1:], words[2:], words[3:], words[4:], strict=False)))
+    return Fingerprint(prints, frozenset(h for h in prints if h % SKETCH_MOD == 0))
 
 
-def collapse_duplicates(candidates: Iterable[tuple[int, int, str]], group_shingles: Callable[[int], frozenset[int]],
+def containment(part: frozenset[int], whole: frozenset[int]) -> float:
+    """Share of ``part``'s shingles that occur in ``whole``."""
+    return len(part & whole) / len(part) if part else 1.0
+
+
+def collapse_duplicates(candidates: Iterable[tuple[int, int, Fingerprint]], document: Callable[[int], Fingerprint],
                         threshold: float, k: int) -> list[tuple[int, list[int]]]:
-    """Best-first ``(key, group, passage text)`` -> up to ``k`` kept keys, each with the groups collapsed into it.
+    """Best-first ``(key, group, passage fingerprint)`` -> up to ``k`` kept keys, each with the groups collapsed
+    into it. ``document(group)`` gives a whole document's fingerprint (the caller caches them).
 
-    ``group_shingles(group)`` gives the shingles of a whole document (the caller caches them). A candidate is never
-    compared with a kept passage of its own group. Candidates after the k-th kept one are still checked until the
-    first one that would be a new result, so a copy ranked just below the cut is listed rather than lost.
+    A candidate is never compared with a kept passage of its own group. Candidates after the k-th kept one are
+    still checked until the first one that would be a new result, so a copy ranked just below the cut is listed
+    rather than lost.
     """
     kept: list[tuple[int, list[int]]] = []
     kept_groups: list[int] = []
-    # subtle: an inverted index (shingle -> kept positions) makes each check cost one lookup per shingle of the
-    # candidate, instead of one set intersection per kept result: k = 100 stays cheap.
+    # subtle: checking every candidate against every kept document costs k^2 set operations (a second per question
+    # at k = 100). Instead the kept documents' sketches go into an inverted index; a candidate's sketch finds the
+    # few documents that could hold it, and only those get the exact containment test. The sketch only prunes:
+    # a true copy shares at least ``threshold`` of its sketch too, and the bar to pass the pruning is half that.
     owners: dict[int, list[int]] = {}
-    for key, group, text in candidates:
-        prints = shingles(text)
-        hits = Counter(pos for h in prints for pos in owners.get(h, ()) if kept_groups[pos] != group)
-        best = hits.most_common(1)
-        if best and best[0][1] >= threshold * len(prints):
-            kept[best[0][0]][1].append(group)
+    for key, group, prints in candidates:
+        if len(prints.sketch) >= MIN_PROBES:
+            hits = Counter(pos for h in prints.sketch for pos in owners.get(h, ()))
+            plausible = [pos for pos, n in hits.most_common() if n >= threshold / 2 * len(prints.sketch)]
+        else:
+            plausible = list(range(len(kept)))
+        match = next((pos for pos in plausible if kept_groups[pos] != group
+                      and containment(prints.shingles, document(kept_groups[pos]).shingles) >= threshold), None)
+        if match is not None:
+            kept[match][1].append(group)
         elif len(kept) < k:
-            for h in group_shingles(group):
+            for h in document(group).sketch:
                 owners.setdefault(h, []).append(len(kept))
             kept.append((key, []))
             kept_groups.append(group)

@@ -23,7 +23,7 @@ from qa import ann, store
 from qa.calibration import DenseStats, zscores
 from qa.filters import Filters
 from qa.fusion import Run, blend, pool, ranked, rrf
-from qa.grouping import collapse_duplicates, shingles
+from qa.grouping import collapse_duplicates, fingerprint
 from qa.lexical import LexicalIndex
 from qa.settings import RetrievalSettings
 
@@ -44,14 +44,19 @@ class Searcher:
         self.data = data
         self.lexical = lexical
         self.dense_stats = dense_stats
-        # Shingles of documents that appeared in results, for duplicate checks; bounded, per generation.
-        self._document_shingles = lru_cache(maxsize=1024)(lambda d: shingles(self.data.documents[d].text))
+        # Fingerprints for duplicate checks, of chunks and documents seen in results; bounded, per generation.
+        self._document_print = lru_cache(maxsize=2048)(lambda d: fingerprint(self.data.documents[d].text))
+        self._chunk_print = lru_cache(maxsize=65536)(lambda row: fingerprint(self.chunk_text(row)))
 
     @classmethod
     def load(cls, index_dir: Path) -> Searcher:
-        data = store.load(index_dir)
+        data = store.load(index_dir, with_vectors=True)  # memory-mapped: rows are read only when scored
         return cls(data, LexicalIndex.load(data.path, chunks=len(data.chunks)),
                    DenseStats.load(data.path, dim=int(data.manifest["model"]["dim"])))
+
+    def chunk_text(self, row: int) -> str:
+        chunks = self.data.chunks
+        return self.data.documents[chunks.doc[row]].text[chunks.start[row]:chunks.end[row]]
 
     def row_mask(self, filters: Filters | None) -> np.ndarray | None:
         """Chunk rows the filters allow, or None for no filter."""
@@ -91,21 +96,31 @@ class Searcher:
         while True:
             runs, truncated = [], False
             if mode in ("dense", "hybrid"):
-                rows, scores = self.dense(vector, depth, allowed)
-                truncated |= len(rows) >= depth
-                runs.append((rows, self.dense_stats.zscores(vector, scores) if calibrate else scores))
+                runs.append(self.dense(vector, depth, allowed))
+                truncated |= len(runs[-1][0]) >= depth
             if bm25 is not None:
-                rows, scores = self.lexical_run(bm25, depth, allowed)
-                truncated |= len(rows) >= depth
-                if calibrate:
-                    # every row's BM25 z-score is known exactly: give the dense candidates theirs too
-                    rows = np.union1d(rows, runs[0][0])
-                    scores = bm25_z[rows]
-                runs.append((rows, scores))
+                runs.append(self.lexical_run(bm25, depth, allowed))
+                truncated |= len(runs[-1][0]) >= depth
+            if calibrate:
+                runs = self._calibrated(runs, vector, bm25_z)
             hits = self._select(self._fuse(runs, settings), k, settings)
             if len(hits) >= k or not truncated or depth >= available:
                 return hits
             depth *= 4
+
+    def _calibrated(self, runs: list[Run], vector: np.ndarray, bm25_z: np.ndarray) -> list[Run]:
+        """Both runs over the union of their candidates, as z-scores against the whole corpus.
+
+        Every chunk's BM25 score is known; a lexical candidate outside the dense top gets its exact cosine from the
+        memory-mapped vectors, so no candidate is scored by a guess on either side.
+        """
+        (dense_rows, dense_scores), (lexical_rows, _) = runs
+        union = np.union1d(dense_rows, lexical_rows)
+        extra = np.setdiff1d(lexical_rows, dense_rows)
+        if len(extra) and self.data.vectors is not None:
+            dense_rows = np.concatenate([dense_rows, extra])
+            dense_scores = np.concatenate([dense_scores, np.asarray(self.data.vectors[extra]) @ vector])
+        return [(dense_rows, self.dense_stats.zscores(vector, dense_scores)), (union, bm25_z[union])]
 
     @staticmethod
     def _fuse(runs: list[Run], settings: RetrievalSettings) -> Run:
@@ -123,9 +138,7 @@ class Searcher:
         if settings.group_documents:
             (_, scores), rows = pool(rows, scores, self.data.chunks.doc, "max")
         score_of = dict(zip(rows.tolist(), scores.tolist(), strict=True))
-        data, doc_of = self.data, self.data.chunks.doc
-        candidates = ((row, int(doc_of[row]), data.documents[doc_of[row]].text[data.chunks.start[row]:
-                                                                                data.chunks.end[row]])
-                      for row in rows.tolist())
-        kept = collapse_duplicates(candidates, self._document_shingles, settings.dedupe_containment, k)
+        doc_of = self.data.chunks.doc
+        candidates = ((row, int(doc_of[row]), self._chunk_print(row)) for row in rows.tolist())
+        kept = collapse_duplicates(candidates, self._document_print, settings.dedupe_containment, k)
         return [Hit(row, score_of[row], tuple(dupes)) for row, dupes in kept]

@@ -133,15 +133,16 @@ def test_date_periods_and_matching() -> None:
 
 
 def test_collapse_compares_with_whole_kept_documents_never_its_own() -> None:
-    from qa.grouping import collapse_duplicates, shingles
+    from qa.grouping import collapse_duplicates, fingerprint
 
     docs = {
         0: "Alpha beta gamma delta epsilon zeta eta theta. Iota kappa lambda mu nu xi omicron pi rho.",
         1: "Iota kappa lambda mu nu xi omicron pi rho.",  # republishes the second half of document 0
         2: "Alpha beta gamma delta epsilon and then something else entirely different here.",
     }
-    prints = {d: shingles(t) for d, t in docs.items()}
-    candidates = [(10, 0, docs[0][:44]), (11, 1, docs[1]), (12, 2, docs[2]), (13, 0, docs[0][44:])]
+    prints = {d: fingerprint(t) for d, t in docs.items()}
+    candidates = [(key, doc, fingerprint(text)) for key, doc, text in
+                  [(10, 0, docs[0][:44]), (11, 1, docs[1]), (12, 2, docs[2]), (13, 0, docs[0][44:])]]
     assert collapse_duplicates(candidates, prints.__getitem__, 0.8, k=5) == [(10, [1]), (12, []), (13, [])]
     # the k-th result is kept; a copy ranked right after it is still remembered
     assert collapse_duplicates(candidates, prints.__getitem__, 0.8, k=1) == [(10, [1])]
@@ -182,3 +183,47 @@ def test_search_files_are_checksummed_and_required(assistant: Assistant) -> None
     (data.path / calibration.FILE).unlink()
     with pytest.raises(IndexCorruptError, match="qa index --full"):
         Searcher.load(assistant.index_dir)
+
+
+def test_sketch_pruning_agrees_with_exact_containment_on_long_texts() -> None:
+    """Copies with a few words changed collapse, texts sharing under half their words do not, and the sketch
+    shortcut gives exactly what checking every kept document in full gives."""
+    import random
+
+    from qa.grouping import collapse_duplicates, containment, fingerprint
+
+    rng = random.Random(7)
+    vocab = [f"w{i}" for i in range(800)]
+    originals = [[rng.choice(vocab) for _ in range(300)] for _ in range(12)]
+    docs = {i: " ".join(words) for i, words in enumerate(originals)}
+    for i in range(12, 24):  # a copy with 1 word in 60 changed, or a text sharing its first 40% with another
+        source = list(originals[i - 12])
+        if i % 2:
+            source = [rng.choice(vocab) if rng.random() < 1 / 60 else w for w in source]
+        else:
+            source = source[:120] + [rng.choice(vocab) for _ in range(180)]
+        docs[i] = " ".join(source)
+    prints = {d: fingerprint(t) for d, t in docs.items()}
+    order = list(docs)
+    rng.shuffle(order)
+    candidates = [(d, d, prints[d]) for d in order]
+
+    def brute(k: int) -> list[tuple[int, list[int]]]:
+        kept: list[tuple[int, list[int]]] = []
+        for key, group, fp in candidates:
+            match = next((entry for entry in kept if containment(fp.shingles, prints[entry[0]].shingles) >= 0.8),
+                         None)
+            if match:
+                match[1].append(group)
+            elif len(kept) < k:
+                kept.append((key, []))
+            else:
+                break
+        return kept
+
+    for k in (3, 10, 30):
+        assert collapse_duplicates(candidates, prints.__getitem__, 0.8, k) == brute(k)
+    collapsed = {d for _, dupes in collapse_duplicates(candidates, prints.__getitem__, 0.8, 30) for d in dupes}
+    pairs = {frozenset((i, i - 12)) for i in range(13, 24, 2)}
+    assert all(len(prints[d].sketch) >= 8 for d in docs)  # the sketch path, not the short-text path
+    assert {d for pair in pairs for d in pair} >= collapsed and len(collapsed) == 6

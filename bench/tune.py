@@ -1,6 +1,6 @@
 """How the search defaults were chosen: a grid over fusion settings on data we do not report.
 
-    .venv/bin/python bench/tune.py            # about 25 minutes on 2 cores once the two indexes exist
+    .venv/bin/python bench/tune.py            # about 35 minutes on 2 cores once the two indexes exist
 
 Tuning data: the SciFact *train* split (809 claims, same corpus as the test split) and the SQuAD v1.1 dev questions
 of the odd-numbered articles (24 of 48 articles, 5,173 questions; bench/quality.py reports all 10,570, and the even
@@ -105,7 +105,8 @@ def main() -> None:
     sets = [(scifact, *prepared(scifact, REPO / default_index(scifact), embedder)),
             (squad, *prepared(squad, REPO / default_index(load_dataset(DATA / "squad-v1.1-dev")), embedder))]
     grid = []
-    bm25_grid = [LexicalSettings(k1=k1, b=b) for k1, b in ((1.2, 0.75), (0.9, 0.4), (0.7, 0.3), (0.5, 0.3))]
+    bm25_grid = [LexicalSettings(k1=k1, b=b)
+                 for k1, b in ((1.2, 0.75), (0.9, 0.4), (0.7, 0.3), (0.5, 0.3), (0.5, 0.5), (0.3, 0.3))]
     fusions = [RetrievalSettings(fusion="rrf", rrf_k=60)] + [
         RetrievalSettings(normaliser="corpus", dense_weight=w) for w in (0.5, 0.6, 0.65, 0.7, 0.8)] + [
         RetrievalSettings(normaliser=norm, dense_weight=w) for norm, w in itertools.product(("zscore", "minmax"),

@@ -56,7 +56,9 @@ def test_every_mode_on_a_scifact_slice(scifact_slice: Path, tmp_path: Path) -> N
         assert report.queries == len(dataset.queries)
         assert all({doc for doc, _ in docs} <= corpus_ids for docs in ranking.values())
         assert all(len({doc for doc, _ in docs}) == len(docs) for docs in ranking.values())  # a document once
-        assert report.metrics["recall@100"] == 1.0  # 150 documents: everything judged is within the top 100
+        # 150 documents: dense and hybrid reach every one within 100; BM25 cannot find a document sharing no word
+        floor = 0.9 if report.mode == "lexical" else 1.0
+        assert report.metrics["recall@100"] >= floor, report.mode
     # Fusion must not lose to either side by more than noise on a slice this small, and must be good in absolute
     # terms (the full-corpus figures are in the README, from bench/quality.py).
     hybrid = reports["hybrid"].metrics["ndcg@10"]

@@ -3,7 +3,7 @@
     .venv/bin/python bench/answers.py                 # all 10,570 questions, default retrieval mode
     .venv/bin/python bench/answers.py --mode dense --limit 500
 
-Builds the SQuAD index once (``--index``, default /work/cache/answers-squad-index; ~2,100 passages) and reuses
+Builds the SQuAD index once (``--index``, default index-eval/squad-v1.1-dev; ~2,100 passages) and reuses
 it, asks every question through ``Assistant.ask`` (retrieval + selection, end to end) and prints:
 
 - accuracy over all questions, over the tuning half (questions of even-numbered articles, the only ones
@@ -38,7 +38,7 @@ from qa.records import Document, Passage  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data" / "squad-v1.1-dev"
-DEFAULT_INDEX = Path("/work/cache/answers-squad-index")
+DEFAULT_INDEX = Path("index-eval/squad-v1.1-dev")  # the folder `qa eval` uses for the same data
 
 
 def load_questions(data: Path) -> list[dict]:

@@ -1,6 +1,6 @@
 """Fit the answer-selection weights of ``qa/answer.py`` on SQuAD questions of even-numbered articles.
 
-    .venv/bin/python bench/fit_answers.py [--index /work/cache/answers-squad-index] [--mode hybrid]
+    .venv/bin/python bench/fit_answers.py [--index index-eval/squad-v1.1-dev] [--mode hybrid]
 
 Needs the SQuAD index that ``bench/answers.py`` builds. Retrieves passages for every question exactly as
 ``Assistant.ask`` does (questions embedded in one batch, for speed), describes every candidate sentence of the

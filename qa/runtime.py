@@ -9,10 +9,12 @@
 =================  ======================================================================================
 
 ``resolve("auto", "auto")`` picks CUDA when there is a GPU, else OpenVINO when it is installed, else torch.
-All four produce the same vectors to within rounding (cosine >= 0.9999 with the reference on every SciFact chunk,
-nDCG@10 equal to 3 decimals; measured by ``bench/embedding_variants.py``, guarded by a slow test), so they share the
-model fingerprint and the embedding cache, and an index built with one is searched with another without harm.
-The manifest still records the variant that built an index, and queries use the same one where it can run.
+The CPU variants produce the same vectors to within rounding (openvino-bf16: cosine >= 0.99996 with the reference on
+every SciFact chunk, nDCG@10 within 0.002; the quality section of ``bench/speed.py``, guarded by a slow test);
+torch-fp16 keeps more mantissa bits than bf16 and is expected to be as close, but no GPU was at hand to measure it.
+So the variants share the model fingerprint and the embedding cache, and an index built with one is searched with
+another without harm. The manifest still records the variant that built an index, and queries use the same one
+where it can run.
 
 OpenVINO reads an IR exported once from the installed weights (``export_openvino``) into the embedding cache
 folder, keyed by the weights' fingerprint; never into site-packages. OpenVINO's own usage telemetry is kept off:

@@ -3,7 +3,7 @@
 =================  ======================================================================================
 ``torch-fp32``     sentence-transformers on the CPU, the reference.
 ``torch-fp16``     sentence-transformers on a CUDA GPU in half precision.
-``openvino-bf16``  OpenVINO on a CPU with bfloat16 instructions (AVX512_BF16 or AMX): about 1.9x the
+``openvino-bf16``  OpenVINO on a CPU with bfloat16 instructions (AVX512_BF16 or AMX): about 2.2x the
                    reference's throughput on this project's 2-core EPYC (docs/benchmarks.md).
 ``openvino-fp32``  OpenVINO on any other x86 CPU.
 =================  ======================================================================================

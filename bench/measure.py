@@ -26,6 +26,23 @@ def rss_mb(field: str = "VmRSS") -> float:
     return int(match.group(1)) / 1024 if match else float("nan")
 
 
+def mapped_mb(folder: Path) -> float:
+    """Resident pages (MiB) of the files under ``folder`` that this process has memory-mapped, from
+    /proc/self/smaps (Linux; 0 elsewhere)."""
+    try:
+        text = Path("/proc/self/smaps").read_text()
+    except OSError:
+        return 0.0
+    prefix, total, inside = str(Path(folder).resolve()) + "/", 0, False
+    for line in text.splitlines():
+        head = line.split(maxsplit=5)
+        if len(head) >= 5 and "-" in head[0] and not head[0].endswith(":"):  # a mapping's header line
+            inside = len(head) == 6 and head[5].startswith(prefix)
+        elif inside and line.startswith("Rss:"):
+            total += int(line.split()[1])
+    return total / 1024
+
+
 def latencies(fn: Callable[[str], object], queries: list[str], warmup: int = 20) -> np.ndarray:
     """Milliseconds per call, one query at a time, after ``warmup`` untimed calls."""
     for q in queries[:warmup]:

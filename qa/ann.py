@@ -9,6 +9,14 @@ Three kinds, all inner product on L2-normalised vectors (so scores are cosine si
 - ``hnsw``: a graph (``IndexHNSWFlat``); ``m`` links per node and ``ef_construction`` fixed at build time,
   ``ef_search`` (the breadth of the search) set when the index is loaded. By flag only.
 
+Each kind keeps its vectors as ``fp16`` (FAISS's half-precision scalar quantizer: ``IndexScalarQuantizer``,
+``IndexIVFScalarQuantizer``, ``IndexHNSWSQ``) unless the spec says ``fp32`` (the plain ``Flat`` indexes). Why
+half precision: the vectors are most of a loaded index's memory and fp16 halves them, while a cosine computed
+from fp16 components differs from the fp32 one by about 1e-4 (SciFact: the exact top 10 of every test claim is
+the same, nDCG@10 unchanged to the third decimal; docs/benchmarks.md), and a scan of half the bytes is no slower.
+``vectors.npy`` keeps the fp32 vectors for rebuilds; searches read only the index. Indexes written
+before ``storage`` existed hold fp32 vectors and load as such.
+
 Why IVF for ``auto`` (measured at 1M chunks on 2 cores, docs/benchmarks.md): nprobe 32 of 2048 buckets finds
 0.99 of the exact top 10 in under 2 ms, builds in a fraction of HNSW's time and adds 8 bytes a vector, where HNSW
 (m 32) needed efSearch above 256 to pass 0.92 recall on the same vectors and adds 256 bytes a vector for its links.
@@ -34,6 +42,7 @@ import numpy as np
 from qa.errors import IndexCorruptError, SettingsError
 
 KINDS = ("flat", "hnsw", "ivf")
+STORAGES = ("fp16", "fp32")
 SEARCH_THREADS = 1  # see ``configure``
 ANN_THRESHOLD = 200_000  # below this many vectors, exact search is fast enough and `auto` stays exact
 METRIC = "inner_product"
@@ -49,10 +58,13 @@ class IndexSpec:
     ef_search: int = 512  # hnsw: breadth while searching (set at load)
     nlist: int = 0  # ivf: number of buckets (0: chosen from the number of vectors)
     nprobe: int = 32  # ivf: buckets scanned per query (set at load)
+    storage: str = "fp16"  # how the index holds each vector component
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise SettingsError(f"index kind {self.kind!r} is not one of {', '.join(KINDS)}: use --index-kind auto")
+        if self.storage not in STORAGES:
+            raise SettingsError(f"vector storage {self.storage!r} is not one of {', '.join(STORAGES)}")
         for name in ("m", "ef_construction", "ef_search", "nprobe"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"index parameter {name}={getattr(self, name)} must be at least 1")
@@ -63,15 +75,15 @@ class IndexSpec:
         """Only the parameters that mean something for this kind, plus the metric."""
         data = asdict(self)
         keep = {"flat": (), "hnsw": ("m", "ef_construction", "ef_search"), "ivf": ("nlist", "nprobe")}[self.kind]
-        return {"kind": self.kind, "metric": METRIC, **{k: data[k] for k in keep}}
+        return {"kind": self.kind, "metric": METRIC, "storage": self.storage, **{k: data[k] for k in keep}}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IndexSpec:
         if not isinstance(data, dict) or data.get("metric", METRIC) != METRIC:
             raise IndexCorruptError(f"the manifest's index entry {data!r} is not an inner-product FAISS index")
-        fields = {k: int(v) for k, v in data.items() if k in cls.__dataclass_fields__ and k != "kind"}
-        try:
-            return cls(kind=str(data.get("kind", "flat")), **fields)
+        fields = {k: int(v) for k, v in data.items() if k in cls.__dataclass_fields__ and k not in ("kind", "storage")}
+        try:  # an index written before ``storage`` existed holds fp32 vectors
+            return cls(kind=str(data.get("kind", "flat")), storage=str(data.get("storage", "fp32")), **fields)
         except SettingsError as exc:
             raise IndexCorruptError(f"the manifest's index entry is not usable ({exc})") from exc
 
@@ -112,14 +124,18 @@ def _build(vectors: np.ndarray, spec: IndexSpec, seed: int) -> Any:
 
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     dim = vectors.shape[1]
+    half, fp16, ip = spec.storage == "fp16", faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
     if spec.kind == "flat":
-        index = faiss.IndexFlatIP(dim)
+        index = faiss.IndexScalarQuantizer(dim, fp16, ip) if half else faiss.IndexFlatIP(dim)
     elif spec.kind == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, spec.m, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexHNSWSQ(dim, fp16, spec.m, ip) if half else faiss.IndexHNSWFlat(dim, spec.m, ip)
         index.hnsw.efConstruction = spec.ef_construction
     else:
         quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFFlat(quantizer, dim, spec.nlist, faiss.METRIC_INNER_PRODUCT)
+        if half:  # vectors stored as they are, not as residuals from their bucket: no loss to compensate
+            index = faiss.IndexIVFScalarQuantizer(quantizer, dim, spec.nlist, fp16, ip, False)
+        else:
+            index = faiss.IndexIVFFlat(quantizer, dim, spec.nlist, ip)
         index.own_fields = True
         quantizer.this.disown()  # the IVF index frees its quantizer
         index.cp.seed = seed
@@ -128,6 +144,8 @@ def _build(vectors: np.ndarray, spec: IndexSpec, seed: int) -> Any:
             index.train(sample)
     if len(vectors):
         index.add(vectors)
+    if spec.kind == "ivf":
+        index.make_direct_map()  # row -> bucket and slot, so ``vectors_of`` can read any row (8 bytes a vector)
     configure(index, spec)
     return index
 
@@ -150,16 +168,34 @@ def configure(index: Any, spec: IndexSpec) -> None:
     import faiss
 
     faiss.omp_set_num_threads(SEARCH_THREADS)
-    expected = {"flat": faiss.IndexFlat, "hnsw": faiss.IndexHNSW, "ivf": faiss.IndexIVF}[spec.kind]
-    if not isinstance(index, expected):
+    if _storage_kind(index) != (spec.kind, spec.storage):
         raise IndexCorruptError(
-            f"the manifest says the vectors are in a {spec.kind} index but vectors.faiss holds a "
+            f"the manifest says the vectors are in a {spec.kind} index ({spec.storage}) but vectors.faiss holds a "
             f"{type(index).__name__}: rebuild it with `qa index --full`"
         )
     if spec.kind == "hnsw":
         index.hnsw.efSearch = spec.ef_search
     elif spec.kind == "ivf":
         index.nprobe = min(spec.nprobe, index.nlist)
+        if index.direct_map.type == faiss.DirectMap.NoMap:  # written by a qa from before ``vectors_of``
+            index.make_direct_map()
+
+
+def vectors_of(index: Any, rows: np.ndarray) -> np.ndarray:
+    """The vectors of ``rows`` as the index holds them (fp16 storage: decoded to float32)."""
+    return index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+
+
+def _storage_kind(index: Any) -> tuple[str, str] | None:
+    """(kind, storage) of a FAISS index as ``_build`` makes them, or None for any other index."""
+    import faiss
+
+    for cls, kind, storage in ((faiss.IndexFlat, "flat", "fp32"), (faiss.IndexScalarQuantizer, "flat", "fp16"),
+                               (faiss.IndexHNSWFlat, "hnsw", "fp32"), (faiss.IndexHNSWSQ, "hnsw", "fp16"),
+                               (faiss.IndexIVFFlat, "ivf", "fp32"), (faiss.IndexIVFScalarQuantizer, "ivf", "fp16")):
+        if isinstance(index, cls):
+            return kind, storage
+    return None
 
 
 def restricted(index: Any, selector: Any) -> Any:

@@ -21,6 +21,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 _WORD = re.compile(r"\w+")
 SKETCH_MOD = 8  # a sketch keeps the shingles whose hash is divisible by this: about 1 in 8
 MIN_PROBES = 8  # below this many sketch shingles, a passage is checked exactly against every kept document
@@ -29,10 +31,18 @@ MIN_PROBES = 8  # below this many sketch shingles, a passage is checked exactly 
 @dataclass(frozen=True)
 class Fingerprint:
     """All word 5-gram shingles of a text, and the sketch: the same consistent sample in every text (Broder's
-    mod-sampling), so a shingle shared by two texts is in both sketches or in neither."""
+    mod-sampling), so a shingle shared by two texts is in both sketches or in neither.
 
-    shingles: frozenset[int]
-    sketch: frozenset[int]
+    Both are sorted arrays of distinct int64 hashes: 8 bytes a shingle, where a frozenset of Python ints takes
+    about 60 (a searcher keeps the fingerprints of documents it has shown; qa.search).
+    """
+
+    shingles: np.ndarray
+    sketch: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return self.shingles.nbytes + self.sketch.nbytes
 
 
 def fingerprint(text: str) -> Fingerprint:
@@ -42,15 +52,16 @@ def fingerprint(text: str) -> Fingerprint:
     """
     words = _WORD.findall(text.casefold())
     if len(words) <= 5:
-        prints = frozenset({hash(tuple(words))})
+        hashes = [hash(tuple(words))]
     else:
-        prints = frozenset(map(hash, zip(words, words[1:], words[2:], words[3:], words[4:], strict=False)))
-    return Fingerprint(prints, frozenset(h for h in prints if h % SKETCH_MOD == 0))
+        hashes = map(hash, zip(words, words[1:], words[2:], words[3:], words[4:], strict=False))
+    prints = np.unique(np.fromiter(hashes, dtype=np.int64))
+    return Fingerprint(prints, prints[prints % SKETCH_MOD == 0])
 
 
-def containment(part: frozenset[int], whole: frozenset[int]) -> float:
-    """Share of ``part``'s shingles that occur in ``whole``."""
-    return len(part & whole) / len(part) if part else 1.0
+def containment(part: np.ndarray, whole: np.ndarray) -> float:
+    """Share of ``part``'s shingles that occur in ``whole`` (both sorted, distinct)."""
+    return np.intersect1d(part, whole, assume_unique=True).size / part.size if part.size else 1.0
 
 
 def collapse_duplicates(candidates: Iterable[tuple[int, int, Fingerprint]], document: Callable[[int], Fingerprint],
@@ -71,7 +82,7 @@ def collapse_duplicates(candidates: Iterable[tuple[int, int, Fingerprint]], docu
     owners: dict[int, list[int]] = {}
     for key, group, prints in candidates:
         if len(prints.sketch) >= MIN_PROBES:
-            hits = Counter(pos for h in prints.sketch for pos in owners.get(h, ()))
+            hits = Counter(pos for h in prints.sketch.tolist() for pos in owners.get(h, ()))
             plausible = [pos for pos, n in hits.most_common() if n >= threshold / 2 * len(prints.sketch)]
         else:
             plausible = list(range(len(kept)))
@@ -80,7 +91,7 @@ def collapse_duplicates(candidates: Iterable[tuple[int, int, Fingerprint]], docu
         if match is not None:
             kept[match][1].append(group)
         elif len(kept) < k:
-            for h in document(group).sketch:
+            for h in document(group).sketch.tolist():
                 owners.setdefault(h, []).append(len(kept))
             kept.append((key, []))
             kept_groups.append(group)

@@ -15,7 +15,7 @@ def source_label(title: str, publisher: str | None, date: str | None) -> str:
     return " · ".join(part for part in (title, publisher, date) if part)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: an index holds one per document (a million, at scale)
 class Document:
     """One document read from the corpus.
 

@@ -13,8 +13,8 @@ result short.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,8 @@ from qa.fusion import Run, blend, pool, ranked, rrf
 from qa.grouping import collapse_duplicates, fingerprint
 from qa.lexical import LexicalIndex
 from qa.settings import RetrievalSettings
+
+PRINT_CACHE_BYTES = 32 * 2**20  # fingerprints of documents shown, kept per generation
 
 
 @dataclass(frozen=True)
@@ -44,13 +46,19 @@ class Searcher:
         self.data = data
         self.lexical = lexical
         self.dense_stats = dense_stats
-        # Fingerprints for duplicate checks, of chunks and documents seen in results; bounded, per generation.
-        self._document_print = lru_cache(maxsize=2048)(lambda d: fingerprint(self.data.documents[d].text))
-        self._chunk_print = lru_cache(maxsize=65536)(lambda row: fingerprint(self.chunk_text(row)))
+        # Fingerprints for duplicate checks. A document's costs time in proportion to its length (a long report:
+        # milliseconds), so those of documents shown are kept, up to PRINT_CACHE_BYTES in all; a chunk's takes
+        # ~40 us and is made when needed. (Capped by bytes, not entries: one long report's print can outweigh
+        # thousands of abstracts'.)
+        from cachetools import LRUCache, cached
+
+        self.print_cache = LRUCache(maxsize=PRINT_CACHE_BYTES, getsizeof=lambda fp: fp.nbytes)
+        self._document_print = cached(self.print_cache, lock=threading.Lock())(
+            lambda d: fingerprint(self.data.documents[d].text))
 
     @classmethod
     def load(cls, index_dir: Path) -> Searcher:
-        data = store.load(index_dir, with_vectors=True)  # memory-mapped: rows are read only when scored
+        data = store.load(index_dir)
         return cls(data, LexicalIndex.load(data.path, chunks=len(data.chunks)),
                    DenseStats.load(data.path, dim=int(data.manifest["model"]["dim"])))
 
@@ -111,15 +119,16 @@ class Searcher:
     def _calibrated(self, runs: list[Run], vector: np.ndarray, bm25_z: np.ndarray) -> list[Run]:
         """Both runs over the union of their candidates, as z-scores against the whole corpus.
 
-        Every chunk's BM25 score is known; a lexical candidate outside the dense top gets its exact cosine from the
-        memory-mapped vectors, so no candidate is scored by a guess on either side.
+        Every chunk's BM25 score is known; a lexical candidate outside the dense top gets its cosine from its
+        vector in the index (the same fp16 copy the dense run scored), so no candidate is scored by a guess on
+        either side.
         """
         (dense_rows, dense_scores), (lexical_rows, _) = runs
         union = np.union1d(dense_rows, lexical_rows)
         extra = np.setdiff1d(lexical_rows, dense_rows)
-        if len(extra) and self.data.vectors is not None:
+        if len(extra):
             dense_rows = np.concatenate([dense_rows, extra])
-            dense_scores = np.concatenate([dense_scores, np.asarray(self.data.vectors[extra]) @ vector])
+            dense_scores = np.concatenate([dense_scores, ann.vectors_of(self.data.faiss_index, extra) @ vector])
         return [(dense_rows, self.dense_stats.zscores(vector, dense_scores)), (union, bm25_z[union])]
 
     @staticmethod
@@ -139,6 +148,6 @@ class Searcher:
             (_, scores), rows = pool(rows, scores, self.data.chunks.doc, "max")
         score_of = dict(zip(rows.tolist(), scores.tolist(), strict=True))
         doc_of = self.data.chunks.doc
-        candidates = ((row, int(doc_of[row]), self._chunk_print(row)) for row in rows.tolist())
+        candidates = ((row, int(doc_of[row]), fingerprint(self.chunk_text(row))) for row in rows.tolist())
         kept = collapse_duplicates(candidates, self._document_print, settings.dedupe_containment, k)
         return [Hit(row, score_of[row], tuple(dupes)) for row, dupes in kept]

@@ -176,7 +176,7 @@ def load(index_dir: Path, *, with_vectors: bool = False, verify: bool = True) ->
     if verify:
         verify_files(gen, manifest)
     try:
-        documents = [Document.from_dict(json.loads(line)) for line in (gen / "documents.jsonl").open()]
+        documents = _read_documents(gen / "documents.jsonl")
         with np.load(gen / "chunks.npz", allow_pickle=False) as table:
             chunks = ChunkTable(table["doc"], table["start"], table["end"])
         faiss_index = faiss.read_index(str(gen / "vectors.faiss"))
@@ -189,6 +189,21 @@ def load(index_dir: Path, *, with_vectors: bool = False, verify: bool = True) ->
         raise IndexCorruptError(f"the chunk table at {gen} points outside its documents: {REBUILD_HINT}")
     ann.configure(faiss_index, ann.IndexSpec.from_dict(manifest.get("index", {})))
     return IndexData(gen, manifest, documents, chunks, faiss_index, vectors)
+
+
+def _read_documents(path: Path) -> list[Document]:
+    """documents.jsonl -> Documents, each repeated path, publisher and date held once (a .jsonl collection's
+    documents share one path; a site's articles, one publisher)."""
+    shared: dict[str, str] = {}
+    documents = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            data = json.loads(line)
+            for key in ("path", "publisher", "date"):
+                if isinstance(data.get(key), str):
+                    data[key] = shared.setdefault(data[key], data[key])
+            documents.append(Document.from_dict(data))
+    return documents
 
 
 def _chunks_fit(chunks: ChunkTable, documents: list[Document]) -> bool:

@@ -46,15 +46,43 @@ def test_bad_specs_name_the_value(bad: dict) -> None:
 def test_spec_round_trips_through_the_manifest_form() -> None:
     for spec in (ann.IndexSpec(), ann.IndexSpec("hnsw", m=16, ef_search=40), ann.IndexSpec("ivf", nlist=64)):
         assert ann.IndexSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
-    assert ann.IndexSpec("flat").to_dict() == {"kind": "flat", "metric": "inner_product"}
+    assert ann.IndexSpec("flat").to_dict() == {"kind": "flat", "metric": "inner_product", "storage": "fp16"}
     with pytest.raises(IndexCorruptError):
         ann.IndexSpec.from_dict({"kind": "flat", "metric": "l2"})
+    with pytest.raises(IndexCorruptError, match="storage 'fp8'"):
+        ann.IndexSpec.from_dict({"kind": "flat", "metric": "inner_product", "storage": "fp8"})
+
+
+def test_a_manifest_from_before_vector_storage_means_fp32() -> None:
+    assert ann.IndexSpec.from_dict({"kind": "flat", "metric": "inner_product"}).storage == "fp32"
+    assert ann.choose_spec(10).storage == "fp16"
+
+
+EXACT = ann.IndexSpec("flat", storage="fp32")
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
+def test_fp16_storage_halves_the_vectors_and_keeps_the_ranking(kind: str) -> None:
+    vectors, queries = clustered(3000, dim=64), clustered(100, dim=64, seed=1)
+    exact_scores, exact = ann.build(vectors, EXACT).search(queries, 10)
+    wide = ann.build(vectors, ann.choose_spec(len(vectors), kind, storage="fp32"))
+    half = ann.build(vectors, ann.choose_spec(len(vectors), kind))
+    assert ann._storage_kind(half) == (kind, "fp16") and ann._storage_kind(wide) == (kind, "fp32")
+    # 64 components of 2 bytes instead of 4; graph links and bucket ids are the same in both
+    saved = len(faiss.serialize_index(wide)) - len(faiss.serialize_index(half))
+    assert saved >= 0.95 * len(vectors) * 64 * 2
+    scores, rows = half.search(queries, 10)
+    _, wide_rows = wide.search(queries, 10)
+    assert ann.recall_at_k(rows, wide_rows) >= 0.98
+    if kind == "flat":
+        assert ann.recall_at_k(rows, exact) >= 0.99
+        assert np.abs(scores - exact_scores).max() < 2e-3
 
 
 @pytest.mark.parametrize("kind", ["hnsw", "ivf"])
 def test_ann_recall_against_exact_search(kind: str) -> None:
     vectors, queries = clustered(6000), clustered(200, seed=1)
-    _, exact = ann.build(vectors, ann.IndexSpec("flat")).search(queries, 10)
+    _, exact = ann.build(vectors, EXACT).search(queries, 10)
     index = ann.build(vectors, ann.choose_spec(len(vectors), kind))
     _, approx = index.search(queries, 10)
     assert ann.recall_at_k(approx, exact) >= 0.95
@@ -66,7 +94,7 @@ def test_recall_counts_shared_ids_only() -> None:
     assert ann.recall_at_k(np.array([[4, 3, 9, 8], [6, 5, -1, -1]]), exact) == pytest.approx(4 / 6)
 
 
-@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
 def test_restricted_search_keeps_to_the_allowed_rows_and_the_index_breadth(kind: str) -> None:
     vectors = clustered(3000)
     index = ann.build(vectors, ann.choose_spec(len(vectors), kind))
@@ -74,7 +102,7 @@ def test_restricted_search_keeps_to_the_allowed_rows_and_the_index_breadth(kind:
     params = ann.restricted(index, faiss.IDSelectorBatch(allowed.astype(np.int64)))
     if kind == "hnsw":
         assert isinstance(params, faiss.SearchParametersHNSW) and params.efSearch == index.hnsw.efSearch
-    else:
+    elif kind == "ivf":
         assert isinstance(params, faiss.SearchParametersIVF) and params.nprobe == index.nprobe > 1
     _, rows = index.search(vectors[allowed[:20]], 5, params=params)
     assert set(rows[rows >= 0].tolist()) <= set(allowed.tolist())
@@ -112,7 +140,27 @@ def test_rebuild_keeps_the_requested_kind_and_a_new_flag_replaces_it(small_corpu
     switched = build_index(small_corpus, index, embedder, progress=False, index_kind="auto")
     assert unchanged.generation != first.generation
     assert switched.generation != unchanged.generation and switched.chunks_embedded == 0
-    assert store.load(index).manifest["index"] == {"kind": "flat", "metric": "inner_product", "requested": "auto"}
+    assert store.load(index).manifest["index"] == {"kind": "flat", "metric": "inner_product", "storage": "fp16",
+                                                   "requested": "auto"}
+
+
+def test_an_fp32_index_from_before_storage_loads_and_the_next_build_halves_it(small_corpus: Path, tmp_path: Path,
+                                                                              embedder, monkeypatch) -> None:
+    index = tmp_path / "index"
+    monkeypatch.setattr(ann, "choose_spec", lambda n, kind="auto", **params: EXACT)
+    build_index(small_corpus, index, embedder, progress=False)
+    gen = store.current_generation(index)
+    manifest = json.loads((gen / "manifest.json").read_text())
+    manifest["index"] = {"kind": "flat", "metric": "inner_product", "requested": "auto"}  # as an older qa wrote it
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    old = Assistant.load(index, embedder=embedder).ask("Where does the Rhine end?", mode="dense")
+    assert isinstance(store.load(index).faiss_index, faiss.IndexFlat)
+    monkeypatch.undo()
+    upgraded = build_index(small_corpus, index, embedder, progress=False)
+    assert upgraded.generation != gen.name and upgraded.chunks_embedded == 0
+    assert isinstance(store.load(index).faiss_index, faiss.IndexScalarQuantizer)
+    new = Assistant.load(index, embedder=embedder).ask("Where does the Rhine end?", mode="dense")
+    assert [p.chunk_id for p in new.passages] == [p.chunk_id for p in old.passages]
 
 
 def test_a_manifest_that_misnames_the_index_kind_is_refused(small_corpus: Path, tmp_path: Path, embedder) -> None:
@@ -122,5 +170,9 @@ def test_a_manifest_that_misnames_the_index_kind_is_refused(small_corpus: Path, 
     manifest = json.loads((gen / "manifest.json").read_text())
     manifest["index"] = {"kind": "hnsw", "metric": "inner_product", "m": 32, "ef_construction": 80, "ef_search": 64}
     (gen / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(IndexCorruptError, match="hnsw index but vectors.faiss holds"):
+    with pytest.raises(IndexCorruptError, match="hnsw index .fp32. but vectors.faiss holds"):
+        store.load(index)
+    manifest["index"] = {"kind": "flat", "metric": "inner_product", "storage": "fp32"}
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexCorruptError, match="flat index .fp32. but vectors.faiss holds a IndexScalarQuantizer"):
         store.load(index)

@@ -157,7 +157,8 @@ def test_calibrated_hybrid_scores_match_brute_force(assistant: Assistant) -> Non
     data = store.load(assistant.index_dir, with_vectors=True)
     question = "wheat barley harvest glaciers"
     w = assistant.settings.retrieval.dense_weight
-    dense = np.asarray(data.vectors) @ assistant.embedder.embed([question])[0]
+    # the cosines as the index computes them: from its fp16 copy of each vector (qa.ann)
+    dense = np.asarray(data.vectors).astype(np.float16).astype(np.float32) @ assistant.embedder.embed([question])[0]
     bm25 = assistant.searcher.lexical.scores(question).astype(float)
     fused = w * (dense - dense.mean()) / dense.std() + (1 - w) * (bm25 - bm25.mean()) / bm25.std()
     best: dict[str, float] = {}
@@ -170,7 +171,8 @@ def test_calibrated_hybrid_scores_match_brute_force(assistant: Assistant) -> Non
     got = Assistant(assistant.searcher, assistant.embedder, assistant.index_dir, settings).ask(question, k=10,
                                                                                                  mode="hybrid")
     assert [p.doc_id for p in got.passages] == [doc for doc, _ in want]
-    assert np.allclose([p.score for p in got.passages], [score for _, score in want], atol=1e-5)
+    # the corpus statistics behind the dense z-scores come from the fp32 vectors: within fp16 rounding (~1e-4)
+    assert np.allclose([p.score for p in got.passages], [score for _, score in want], atol=1e-3)
 
 
 def test_search_files_are_checksummed_and_required(assistant: Assistant) -> None:

@@ -56,7 +56,7 @@ def dense(work: Path, sizes: list[int], kinds: list[str]) -> dict:
     for n in sizes:
         vectors = synthetic_vectors(real, n)
         figures: dict = {}
-        exact_index = ann.build(vectors, ann.IndexSpec("flat"))
+        exact_index = ann.build(vectors, ann.IndexSpec("flat", storage="fp32"))  # the reference: exact, fp32
         faiss.omp_set_num_threads(faiss.omp_get_max_threads())
         _, exact = exact_index.search(queries, 10)
         figures["flat"] = {f"threads_{t}": pct(_search_ms(exact_index, queries, t)[0]) for t in (1, 2)}
@@ -71,10 +71,30 @@ def dense(work: Path, sizes: list[int], kinds: list[str]) -> dict:
             for threads in (1, 2):
                 ms, rows = _search_ms(index, queries, threads)
                 entry[f"threads_{threads}"] = {**pct(ms), "recall_at_10": round(ann.recall_at_k(rows, exact), 4)}
+            entry["sweep"] = _sweep(index, spec, queries, exact)
             figures[kind] = entry
             del index
         out[str(n)] = figures
     faiss.omp_set_num_threads(faiss.omp_get_max_threads())
+    return out
+
+
+SWEEP = {"hnsw": ("ef_search", (256, 1024, 2048)), "ivf": ("nprobe", (16, 64))}
+
+
+def _sweep(index, spec, queries: np.ndarray, exact: np.ndarray) -> dict:
+    """The search-time breadth around the default (``efSearch`` / ``nprobe``): p50 with 1 thread and recall@10."""
+    from qa import ann
+
+    if spec.kind not in SWEEP:
+        return {}
+    name, values = SWEEP[spec.kind]
+    out = {}
+    for value in values:
+        ann.configure(index, replace(spec, **{name: value}))
+        ms, rows = _search_ms(index, queries, 1)
+        out[f"{name}={value}"] = {"p50_ms": pct(ms)["p50_ms"], "recall_at_10": round(ann.recall_at_k(rows, exact), 4)}
+    ann.configure(index, spec)
     return out
 
 

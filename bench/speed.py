@@ -55,7 +55,7 @@ def run_section(name: str, work: Path, params: dict) -> dict:
     if name == "cold":
         return sections.cold(work)
     if name == "dense_scale":
-        return scale.dense(work, params["dense_sizes"], ["hnsw", "ivf"])
+        return scale.dense(work, params["dense_sizes"], ["flat", "hnsw", "ivf"])
     if name.startswith("stack"):  # stack_build_<n>, stack_query_<n>, stack_memory_<n>: the whole assistant over a
         step, size = name.split("_")[1], int(name.split("_")[2])  # synthetic index of n chunks, each step fresh
         target = work / f"synthetic-{size}"

@@ -60,8 +60,8 @@ class DenseStats:
 
     def zscores(self, query: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """z-scores of ``scores`` (inner products with ``query``) against the whole corpus."""
-        query = np.asarray(query, dtype=np.float64).ravel()
-        std = float(np.sqrt(max(query @ self.cov @ query, 0.0)))
+        query = np.asarray(query, dtype=self.cov.dtype).ravel()  # float32 when loaded: no float64 copy of C
+        std = float(np.sqrt(max(float(query @ self.cov @ query), 0.0)))
         centred = np.asarray(scores, dtype=np.float64) - float(query @ self.mean)
         return centred / std if std > 0 else np.zeros_like(centred)
 
@@ -75,7 +75,8 @@ class DenseStats:
         path = Path(gen) / FILE
         try:
             with np.load(path, allow_pickle=False) as data:
-                stats = cls(data["mean"], data["cov"])
+                # C is stored in float64 and held in float32: half the memory, and a variance to 1e-6 or so
+                stats = cls(data["mean"], data["cov"].astype(np.float32))
         except FileNotFoundError as exc:
             raise IndexCorruptError(f"the index at {gen} has no {FILE}: rebuild it with `qa index --full`") from exc
         except Exception as exc:  # a damaged array file: one message and the fix

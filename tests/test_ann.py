@@ -176,3 +176,25 @@ def test_a_manifest_that_misnames_the_index_kind_is_refused(small_corpus: Path, 
     (gen / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(IndexCorruptError, match="flat index .fp32. but vectors.faiss holds a IndexScalarQuantizer"):
         store.load(index)
+
+
+@pytest.mark.parametrize("storage", ["fp16", "fp32"])
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
+def test_vectors_of_reads_any_row_as_the_index_holds_it(kind: str, storage: str) -> None:
+    vectors = clustered(2000)
+    index = ann.build(vectors, ann.choose_spec(len(vectors), kind, storage=storage))
+    rows = np.array([0, 1999, 17, 17, 640])
+    got = ann.vectors_of(index, rows)
+    assert got.shape == (5, 32) and got.dtype == np.float32
+    assert np.abs(got - vectors[rows]).max() < (1e-3 if storage == "fp16" else 1e-7)
+
+
+def test_an_ivf_index_written_without_a_row_map_gets_one_when_loaded() -> None:
+    vectors = clustered(2000)
+    spec = ann.choose_spec(len(vectors), "ivf")
+    index = ann.build(vectors, spec)
+    index.make_direct_map(False)  # as qa wrote IVF indexes before ``vectors_of``
+    old = faiss.deserialize_index(faiss.serialize_index(index))
+    assert old.direct_map.type == faiss.DirectMap.NoMap
+    ann.configure(old, spec)
+    assert np.abs(ann.vectors_of(old, np.array([5, 6])) - vectors[[5, 6]]).max() < 1e-3

@@ -168,3 +168,16 @@ def test_old_generations_are_pruned(small_corpus: Path, tmp_path: Path, embedder
         build_index(small_corpus, index, embedder, progress=False)
     generations = sorted(p.name for p in (index / "generations").iterdir())
     assert len(generations) <= 3 and store.current_generation(index).name == generations[-1]
+
+
+def test_a_loaded_collection_holds_its_shared_path_once(tmp_path: Path, embedder) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    lines = [json.dumps({"_id": str(i), "title": f"T{i}", "text": f"Body {i} about rivers and lakes."})
+             for i in range(4)]
+    (corpus / "papers.jsonl").write_text("\n".join(lines) + "\n")
+    build_index(corpus, tmp_path / "index", embedder, progress=False)
+    documents = store.load(tmp_path / "index").documents
+    assert [d.doc_id for d in documents] == [f"papers.jsonl#{i}" for i in range(4)]
+    assert all(d.path is documents[0].path == "papers.jsonl" for d in documents)
+    assert not hasattr(documents[0], "__dict__")  # slotted records: no per-document attribute dict

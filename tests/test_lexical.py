@@ -89,6 +89,18 @@ def test_a_build_writes_bm25_into_the_generation_with_checksums(small_corpus: Pa
     assert data.chunk(top).doc_id == "rivers.txt"
 
 
+def test_a_generation_s_bm25_scores_are_memory_mapped_and_score_as_if_loaded(small_corpus: Path, tmp_path: Path,
+                                                                           embedder) -> None:
+    build_index(small_corpus, tmp_path / "index", embedder, progress=False)
+    gen = store.current_generation(tmp_path / "index")
+    chunks = store.load(tmp_path / "index").manifest["counts"]["chunks"]
+    mapped, loaded = LexicalIndex.load(gen, chunks=chunks), LexicalIndex.load(gen, chunks=chunks, mmap=False)
+    assert isinstance(mapped.model.scores["data"], np.memmap)
+    assert not isinstance(loaded.model.scores["data"], np.memmap)
+    for question in ("Danube Black Sea", "wheat harvest", "nothing matches zyzzyva"):
+        assert np.array_equal(mapped.scores(question), loaded.scores(question))
+
+
 def test_a_damaged_bm25_file_is_refused_with_the_fix(small_corpus: Path, tmp_path: Path, embedder) -> None:
     build_index(small_corpus, tmp_path / "index", embedder, progress=False)
     gen = store.current_generation(tmp_path / "index")

@@ -229,3 +229,21 @@ def test_sketch_pruning_agrees_with_exact_containment_on_long_texts() -> None:
     pairs = {frozenset((i, i - 12)) for i in range(13, 24, 2)}
     assert all(len(prints[d].sketch) >= 8 for d in docs)  # the sketch path, not the short-text path
     assert {d for pair in pairs for d in pair} >= collapsed and len(collapsed) == 6
+
+
+def test_document_fingerprints_stay_within_their_byte_budget(assistant: Assistant, monkeypatch) -> None:
+    """The searcher keeps the fingerprints of documents it has shown, never more bytes than its budget, and a
+    small budget changes no result (a print dropped is made again when needed)."""
+    from qa import search
+
+    questions = ["glaciers retreat as the ice melts", "Alps glaciers lost ice", "wheat and barley harvest",
+                 "rain fell times", "drones and stakes in forty valleys"]
+    want = [[(p.doc_id, p.also_in) for p in assistant.ask(q, k=8, mode="hybrid").passages] for q in questions]
+    assert 0 < assistant.searcher.print_cache.currsize <= search.PRINT_CACHE_BYTES
+    monkeypatch.setattr(search, "PRINT_CACHE_BYTES", 600)
+    small = Assistant(search.Searcher.load(assistant.index_dir), assistant.embedder, assistant.index_dir,
+                      assistant.settings)
+    for question, expected in zip(questions, want, strict=True):
+        assert [(p.doc_id, p.also_in) for p in small.ask(question, k=8, mode="hybrid").passages] == expected
+        assert 0 < small.searcher.print_cache.currsize <= 600
+    assert any(also for row in want for _, also in row)  # the collapse ran on these questions

@@ -79,7 +79,7 @@ def dense(work: Path, sizes: list[int], kinds: list[str]) -> dict:
     return out
 
 
-SWEEP = {"hnsw": ("ef_search", (256, 1024, 2048)), "ivf": ("nprobe", (16, 64))}
+SWEEP = {"hnsw": ("ef_search", (256, 512, 2048)), "ivf": ("nprobe", (16, 32, 128))}
 
 
 def _sweep(index, spec, queries: np.ndarray, exact: np.ndarray) -> dict:

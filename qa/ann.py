@@ -2,32 +2,33 @@
 
 Three kinds, all inner product on L2-normalised vectors (so scores are cosine similarities):
 
-- ``flat``: exact search (``IndexFlatIP``). The default below ``ANN_THRESHOLD`` vectors, where a scan of every
-  vector is already fast (SciFact's 11,622 chunks: well under a millisecond).
-- ``ivf``: vectors bucketed by k-means (``IndexIVFFlat``); ``nlist`` buckets (about 2 sqrt(n)) trained on a
-  sample, ``nprobe`` of them scanned per query, set when the index is loaded. The default from ``ANN_THRESHOLD`` up.
-- ``hnsw``: a graph (``IndexHNSWFlat``); ``m`` links per node and ``ef_construction`` fixed at build time,
+- ``flat``: exact search (``IndexScalarQuantizer``). The default below ``ANN_THRESHOLD`` vectors, where a scan of
+  every vector is already fast (SciFact's 11,622 chunks: well under a millisecond; 100k: about 4 ms).
+- ``ivf``: vectors bucketed by k-means (``IndexIVFScalarQuantizer``); ``nlist`` buckets (about 2 sqrt(n)) trained
+  on a sample, ``nprobe`` of them scanned per query, set when the index is loaded. The default from
+  ``ANN_THRESHOLD`` up.
+- ``hnsw``: a graph (``IndexHNSWSQ``); ``m`` links per node and ``ef_construction`` fixed at build time,
   ``ef_search`` (the breadth of the search) set when the index is loaded. By flag only.
 
-Each kind keeps its vectors as ``fp16`` (FAISS's half-precision scalar quantizer: ``IndexScalarQuantizer``,
-``IndexIVFScalarQuantizer``, ``IndexHNSWSQ``) unless the spec says ``fp32`` (the plain ``Flat`` indexes). Why
-half precision: the vectors are most of a loaded index's memory and fp16 halves them, while a cosine computed
-from fp16 components differs from the fp32 one by about 1e-4 (SciFact: the exact top 10 of every test claim is
-the same, nDCG@10 unchanged to the third decimal; docs/benchmarks.md), and a scan of half the bytes is no slower.
-``vectors.npy`` keeps the fp32 vectors for rebuilds; searches read only the index. Indexes written
-before ``storage`` existed hold fp32 vectors and load as such.
+Each kind keeps its vectors in half precision (``storage="fp16"``, FAISS's fp16 scalar quantizer) unless the spec
+says ``fp32`` (the plain ``IndexFlatIP``, ``IndexIVFFlat``, ``IndexHNSWFlat``). Why: the vectors are most of a
+loaded index's memory and fp16 halves them, while a cosine computed from fp16 components differs from the fp32 one
+by about 1e-4 (SciFact: dense and hybrid nDCG@10 identical to fp32's; 0.9997 of the exact fp32 top 10 at 1M), and
+scanning half the bytes is faster (exact search over 1M vectors: 38 ms against 65 ms). ``vectors.npy`` keeps the
+fp32 vectors for rebuilds; searches read only the index. Indexes written before ``storage`` existed hold fp32
+vectors and load as such; the next ``qa index`` converts them without embedding anything.
 
-Why IVF for ``auto`` (measured at 1M chunks on 2 cores, docs/benchmarks.md): nprobe 32 of 2048 buckets finds
-0.99 of the exact top 10 in under 2 ms, builds in a fraction of HNSW's time and adds 8 bytes a vector, where HNSW
-(m 32) needed efSearch above 256 to pass 0.92 recall on the same vectors and adds 256 bytes a vector for its links.
-The chosen kind and its parameters are stored in the manifest's ``"index"`` entry; ``configure`` applies the
-search-time parameters to a loaded index.
+Why IVF for ``auto`` (synthetic vectors shaped like SciFact's at 1M chunks on 2 cores, docs/benchmarks.md):
+nprobe 64 of 2048 buckets finds 0.99 of the exact top 10 in about 1.5 ms and builds in about 26 s, where HNSW
+(m 32) needs efSearch 1024 to pass 0.95 (0.96 in 2 ms), builds four times slower and adds 256 bytes a vector for
+its links (IVF: 16, its ids and the row map of ``vectors_of``). The chosen kind and its parameters are stored in
+the manifest's ``"index"`` entry; ``configure`` applies the search-time parameters to a loaded index.
 
 Example::
 
     >>> spec = choose_spec(1_000_000)
     >>> spec.kind, spec.to_dict()["nlist"], spec.to_dict()["nprobe"]
-    ('ivf', 2048, 32)
+    ('ivf', 2048, 64)
 """
 
 from __future__ import annotations
@@ -55,9 +56,9 @@ class IndexSpec:
     kind: str = "flat"
     m: int = 32  # hnsw: links per node
     ef_construction: int = 80  # hnsw: breadth while building
-    ef_search: int = 512  # hnsw: breadth while searching (set at load)
+    ef_search: int = 1024  # hnsw: breadth while searching (set at load)
     nlist: int = 0  # ivf: number of buckets (0: chosen from the number of vectors)
-    nprobe: int = 32  # ivf: buckets scanned per query (set at load)
+    nprobe: int = 64  # ivf: buckets scanned per query (set at load)
     storage: str = "fp16"  # how the index holds each vector component
 
     def __post_init__(self) -> None:

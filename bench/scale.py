@@ -59,7 +59,7 @@ def dense(work: Path, sizes: list[int], kinds: list[str]) -> dict:
         exact_index = ann.build(vectors, ann.IndexSpec("flat", storage="fp32"))  # the reference: exact, fp32
         faiss.omp_set_num_threads(faiss.omp_get_max_threads())
         _, exact = exact_index.search(queries, 10)
-        figures["flat"] = {f"threads_{t}": pct(_search_ms(exact_index, queries, t)[0]) for t in (1, 2)}
+        figures["exact"] = {f"threads_{t}": pct(_search_ms(exact_index, queries, t)[0]) for t in (1, 2)}
         del exact_index
         for kind in kinds:
             spec = ann.choose_spec(n, kind)

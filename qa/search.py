@@ -23,7 +23,7 @@ from qa import ann, store
 from qa.calibration import DenseStats, zscores
 from qa.filters import Filters
 from qa.fusion import Run, blend, pool, ranked, rrf
-from qa.grouping import collapse_duplicates, fingerprint
+from qa.grouping import Fingerprint, collapse_duplicates, fingerprint
 from qa.lexical import LexicalIndex
 from qa.settings import RetrievalSettings
 
@@ -61,14 +61,14 @@ class Searcher:
         self.lexical = lexical
         self.dense_stats = dense_stats
         # Fingerprints for duplicate checks. A document's costs time in proportion to its length (a long report:
-        # milliseconds), so those of documents shown are kept, up to PRINT_CACHE_BYTES in all; a chunk's takes
-        # ~40 us and is made when needed. (Capped by bytes, not entries: one long report's print can outweigh
-        # thousands of abstracts'.)
+        # milliseconds), so those of documents shown are kept, by text (copies share one), up to
+        # PRINT_CACHE_BYTES in all: capped by bytes, not entries, as one long report's print can outweigh
+        # thousands of abstracts'. A chunk's takes ~40 us and is made when needed, once per text per question.
         from cachetools import LRUCache, cached
 
         self.print_cache = LRUCache(maxsize=PRINT_CACHE_BYTES, getsizeof=lambda fp: fp.nbytes)
-        self._document_print = cached(self.print_cache, lock=threading.Lock())(
-            lambda d: fingerprint(self.data.documents[d].text))
+        self._document_print = cached(self.print_cache, key=lambda d: self.data.documents[d].text,
+                                      lock=threading.Lock())(lambda d: fingerprint(self.data.documents[d].text))
 
     @classmethod
     def load(cls, index_dir: Path) -> Searcher:
@@ -164,6 +164,16 @@ class Searcher:
             (_, scores), rows = pool(rows, scores, self.data.chunks.doc, "max")
         score_of = dict(zip(rows.tolist(), scores.tolist(), strict=True))
         doc_of = self.data.chunks.doc
-        candidates = ((row, int(doc_of[row]), fingerprint(self.chunk_text(row))) for row in rows.tolist())
+        # Copies of one text (a wire story in twenty papers) are common among candidates: each distinct text is
+        # fingerprinted once per question.
+        prints: dict[str, Fingerprint] = {}
+
+        def chunk_print(row: int) -> Fingerprint:
+            text = self.chunk_text(row)
+            if text not in prints:
+                prints[text] = fingerprint(text)
+            return prints[text]
+
+        candidates = ((row, int(doc_of[row]), chunk_print(row)) for row in rows.tolist())
         kept = collapse_duplicates(candidates, self._document_print, settings.dedupe_containment, k)
         return [Hit(row, score_of[row], tuple(dupes)) for row, dupes in kept]

@@ -247,3 +247,20 @@ def test_document_fingerprints_stay_within_their_byte_budget(assistant: Assistan
         assert [(p.doc_id, p.also_in) for p in small.ask(question, k=8, mode="hybrid").passages] == expected
         assert 0 < small.searcher.print_cache.currsize <= 600
     assert any(also for row in want for _, also in row)  # the collapse ran on these questions
+
+
+def test_copies_of_one_text_share_one_fingerprint(tmp_path: Path, embedder) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    story = "Wire story\n\nFloods closed the northern railway line after three days of heavy rain in the hills."
+    for name in "abcdef":
+        (corpus / f"{name}.txt").write_text(story)
+    (corpus / "other.txt").write_text("Other news\n\nThe harvest festival drew large crowds to the old market.")
+    build_index(corpus, tmp_path / "index", embedder, progress=False)
+    assistant = Assistant.load(tmp_path / "index", embedder=embedder)
+    result = assistant.ask("floods closed the railway after heavy rain", k=2, mode="lexical")
+    assert [p.path for p in result.passages][:1] == ["a.txt"] and len(result.passages[0].also_in) == 5
+    for name in "bcdef":  # each copy shown on its own
+        alone = assistant.ask("floods closed the railway", k=1, mode="lexical", filters={"path": f"{name}.txt"})
+        assert [p.path for p in alone.passages] == [f"{name}.txt"]
+    assert len(assistant.searcher.print_cache) <= 2  # the six copies' one text, and at most the other document

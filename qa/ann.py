@@ -14,13 +14,13 @@ Each kind keeps its vectors in half precision (``storage="fp16"``, FAISS's fp16 
 says ``fp32`` (the plain ``IndexFlatIP``, ``IndexIVFFlat``, ``IndexHNSWFlat``). Why: the vectors are most of a
 loaded index's memory and fp16 halves them, while a cosine computed from fp16 components differs from the fp32 one
 by about 1e-4 (SciFact: dense and hybrid nDCG@10 identical to fp32's; 0.9997 of the exact fp32 top 10 at 1M), and
-scanning half the bytes is faster (exact search over 1M vectors: 38 ms against 65 ms). ``vectors.npy`` keeps the
+scanning half the bytes is faster (exact search over 1M vectors: 34 ms against 56 ms). ``vectors.npy`` keeps the
 fp32 vectors for rebuilds; searches read only the index. Indexes written before ``storage`` existed hold fp32
 vectors and load as such; the next ``qa index`` converts them without embedding anything.
 
 Why IVF for ``auto`` (synthetic vectors shaped like SciFact's at 1M chunks on 2 cores, docs/benchmarks.md):
-nprobe 64 of 2048 buckets finds 0.99 of the exact top 10 in about 1.5 ms and builds in about 26 s, where HNSW
-(m 32) needs efSearch 1024 to pass 0.95 (0.96 in 2 ms), builds four times slower and adds 256 bytes a vector for
+nprobe 64 of 2048 buckets finds 0.99 of the exact top 10 in about 1.4 ms and builds in about 22 s, where HNSW
+(m 32) needs efSearch 1024 to pass 0.95 (0.96 in 2 ms), builds five times slower and adds 256 bytes a vector for
 its links (IVF: 16, its ids and the row map of ``vectors_of``). The chosen kind and its parameters are stored in
 the manifest's ``"index"`` entry; ``configure`` applies the search-time parameters to a loaded index.
 

@@ -14,9 +14,9 @@ Each kind keeps its vectors in half precision (``storage="fp16"``, FAISS's fp16 
 says ``fp32`` (the plain ``IndexFlatIP``, ``IndexIVFFlat``, ``IndexHNSWFlat``). Why: the vectors are most of a
 loaded index's memory and fp16 halves them, while a cosine computed from fp16 components differs from the fp32
 one by about 1e-4 (SciFact nDCG@10 within 0.0001 of fp32's, dense and hybrid; 0.9997 of the exact fp32 top 10 at
-1M), and scanning half the bytes is faster (exact search over 1M vectors: 34 ms against 56 ms). ``vectors.npy`` keeps the
-fp32 vectors for rebuilds; searches read only the index. Indexes written before ``storage`` existed hold fp32
-vectors and load as such; the next ``qa index`` converts them without embedding anything.
+1M), and scanning half the bytes is faster (exact search over 1M vectors: 34 ms against 56 ms). ``vectors.npy``
+keeps the fp32 vectors for rebuilds; searches read only the index. Indexes written before ``storage`` existed hold
+fp32 vectors and load as such; the next ``qa index`` converts them without embedding anything.
 
 Why IVF for ``auto`` (synthetic vectors shaped like SciFact's at 1M chunks on 2 cores, docs/benchmarks.md):
 nprobe 64 of 2048 buckets finds 0.99 of the exact top 10 in about 1.4 ms and builds in about 22 s, where HNSW

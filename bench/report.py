@@ -116,10 +116,11 @@ def markdown(results: dict) -> str:
         row("cold start: `qa ask` command, new process to printed answer", f"{cold['qa_ask_command_s']:.2f} s "
             f"(in one process: import {cold['import_s']} s, Assistant.load {cold['load_s']} s, "
             f"first ask {cold['first_ask_s']} s)")
-    for label, mem in (("SciFact", s.get("memory")), *((f"{n:,} chunks", s.get(f"stack_memory_{n}"))
+    for label, mem in (("SciFact", s.get("memory")), *(("synthetic", s.get(f"stack_memory_{n}"))
                                                         for n in results["params"].get("stack_sizes", []))):
         if mem and "index_mb" in mem:  # (results from before the memory-mapped BM25 lack it)
-            row(f"memory of the loaded index, {label} ({mem['index_kind']}, {mem['storage']} vectors) vs fp32 "
+            row(f"memory of the loaded index, {label} ({mem['chunks']:,} chunks, {mem['index_kind']}, "
+                f"{mem['storage']} vectors) vs fp32 "
                 f"vectors + UTF-8 text (titles and bodies), after {mem['questions']} hybrid searches",
                 f"{mem['index_mb']:.0f} MB vs {mem['vectors_mb'] + mem['text_mb']:.0f} MB = {mem['ratio']:.2f}x "
                 f"(allocated by the load {mem['loaded_mb']:.0f} MB, of which BM25 "

@@ -16,7 +16,8 @@ def _ms(figures: dict | None, key: str = "p50_ms") -> str:
 
 
 def markdown(results: dict) -> str:
-    s = results["sections"]
+    failed = {k: v["error"] for k, v in results["sections"].items() if isinstance(v, dict) and "error" in v}
+    s = {k: v for k, v in results["sections"].items() if k not in failed}  # a failed section: listed below the table
     m = results["machine"]
     rows: list[tuple[str, str, str, str]] = []
 
@@ -140,8 +141,8 @@ def markdown(results: dict) -> str:
         "| figure | measured | target | |",
         "|---|---|---|---|",
     ]
-    failed = [f"- section `{k}` failed: {v['error']}" for k, v in s.items() if isinstance(v, dict) and "error" in v]
-    lines = header + [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows] + ([""] + failed if failed else [])
+    notes = [f"- section `{k}` failed: {error}" for k, error in failed.items()]
+    lines = header + [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows] + ([""] + notes if notes else [])
     return "\n".join(lines) + "\n"
 
 

@@ -205,9 +205,7 @@ def memory(work: Path, index: Path | None = None) -> dict:
 
     from qa import ann, search, store
     from qa.build import build_index
-    from qa.calibration import DenseStats
     from qa.embedding import HashingEmbedder
-    from qa.lexical import LexicalIndex
     from qa.search import Searcher
     from qa.settings import RetrievalSettings
 
@@ -227,10 +225,8 @@ def memory(work: Path, index: Path | None = None) -> dict:
     gc.collect()
     search._return_freed_memory()
     dense = rss_mb("RssAnon") - anon
-    searcher = Searcher(data, LexicalIndex.load(data.path, chunks=len(data.chunks)),
-                        DenseStats.load(data.path, dim=int(data.manifest["model"]["dim"])))
+    searcher = Searcher.from_data(data)  # the rest of Searcher.load, apart to measure the dense part alone
     gc.collect()
-    search._return_freed_memory()  # as Searcher.load ends (taken apart here to measure the dense part alone)
     loaded = rss_mb("RssAnon") - anon
     questions = [text for _, text in scifact.queries()]
     proxies = ann.vectors_of(data.faiss_index, np.linspace(0, len(data.chunks) - 1, len(questions)).astype(int))
@@ -299,12 +295,12 @@ def cold(work: Path) -> dict:
 
 def _dense_run(index: Path, embedder, storage: str | None = None) -> dict[str, dict[str, float]]:
     """SciFact run of dense search; ``storage="fp32"`` searches exact fp32 vectors instead of the index's own."""
-    from qa import ann, store
+    from qa import ann
     from qa.assistant import Assistant
 
     assistant = Assistant.load(index, embedder=embedder)
-    if storage:
-        vectors = np.asarray(store.load(index, with_vectors=True).vectors)
+    if storage:  # the generation just loaded (and checked) keeps its fp32 vectors beside the index
+        vectors = np.load(assistant.data.path / "vectors.npy", allow_pickle=False)
         assistant.searcher.data.faiss_index = ann.build(vectors, ann.IndexSpec("flat", storage=storage))
     run = {}
     for qid, text in scifact.queries():

@@ -72,7 +72,11 @@ class Searcher:
 
     @classmethod
     def load(cls, index_dir: Path) -> Searcher:
-        data = store.load(index_dir)
+        return cls.from_data(store.load(index_dir))
+
+    @classmethod
+    def from_data(cls, data: store.IndexData) -> Searcher:
+        """A loaded generation with its BM25 index and calibration."""
         searcher = cls(data, LexicalIndex.load(data.path, chunks=len(data.chunks)),
                        DenseStats.load(data.path, dim=int(data.manifest["model"]["dim"])))
         _return_freed_memory()

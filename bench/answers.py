@@ -29,11 +29,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qa import answer as answer_mod  # noqa: E402
+from qa.answer import selection as answer_mod  # noqa: E402
 from qa.assistant import Assistant  # noqa: E402
-from qa.build import build_index  # noqa: E402
-from qa.embedding import SentenceTransformerEmbedder  # noqa: E402
-from qa.metrics import contains_answer  # noqa: E402
+from qa.embed.embedders import SentenceTransformerEmbedder  # noqa: E402
+from qa.evaluation.metrics import contains_answer  # noqa: E402
+from qa.index.build import build_index  # noqa: E402
 from qa.records import Document, Passage  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

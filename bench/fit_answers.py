@@ -1,12 +1,13 @@
-"""Fit the answer-selection weights of ``qa/answer.py`` on SQuAD questions of even-numbered articles.
+"""Fit the answer-selection weights of ``qa/answer/selection.py`` on SQuAD questions of even-numbered articles.
 
     .venv/bin/python bench/fit_answers.py [--index index-eval/squad-v1.1-dev] [--mode hybrid]
 
 Needs the SQuAD index that ``bench/answers.py`` builds. Retrieves passages for every question exactly as
 ``Assistant.ask`` does (questions embedded in one batch, for speed), describes every candidate sentence of the
-top passages by ``qa.answer.features``, and fits a logistic regression (label: the sentence contains a gold
-answer) on questions of even-numbered articles only. It prints the weights to paste into ``qa/answer.py`` and the
-accuracy of the best-scoring sentence on both halves; the odd half is held out (its labels are never fitted on).
+top passages by ``qa.answer.selection.features``, and fits a logistic regression (label: the sentence contains a gold
+answer) on questions of even-numbered articles only. It prints the weights to paste into ``qa/answer/selection.py``
+and the accuracy of the best-scoring sentence on both halves; the odd half is held out (its labels are never fitted
+on).
 
 ``MIN_SCORE`` is set from data too: the score below which 1% of the tuning half's correctly answered questions
 fall. How many questions it turns away when nothing can answer them (each question asked of the index with its
@@ -26,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from answers import DATA, DEFAULT_INDEX, load_questions  # noqa: E402
 
-from qa import answer as answer_mod  # noqa: E402
+from qa.answer import selection as answer_mod  # noqa: E402
 from qa.assistant import Assistant  # noqa: E402
-from qa.embedding import SentenceTransformerEmbedder  # noqa: E402
-from qa.metrics import contains_answer  # noqa: E402
+from qa.embed.embedders import SentenceTransformerEmbedder  # noqa: E402
+from qa.evaluation.metrics import contains_answer  # noqa: E402
 from qa.records import Passage  # noqa: E402
 from qa.settings import DEFAULT  # noqa: E402
 

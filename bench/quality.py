@@ -23,8 +23,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from qa.evaluate import EvalReport, default_index, evaluate, load_dataset, report_table, run_dict  # noqa: E402
-from qa.metrics import ranking_metrics  # noqa: E402
+from qa.evaluation.evaluate import EvalReport, default_index, evaluate, load_dataset, report_table, run_dict  # noqa: E402
+from qa.evaluation.metrics import ranking_metrics  # noqa: E402
 from qa.settings import DEFAULT, MODES  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "quality.json")
     parser.add_argument("--only", choices=["scifact", "squad-v1.1-dev"], help="run one dataset")
     args = parser.parse_args()
-    from qa.embedding import SentenceTransformerEmbedder
+    from qa.embed.embedders import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder()
     results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),

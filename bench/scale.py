@@ -22,8 +22,8 @@ from bench.synthetic import synthetic_vectors
 
 def _real(index: Path) -> tuple[np.ndarray, np.ndarray]:
     """The SciFact chunk vectors and the claims embedded as the index's queries are."""
-    from qa import store
-    from qa.embedding import query_embedder
+    from qa.embed.embedders import query_embedder
+    from qa.index import store
 
     data = store.load(index, with_vectors=True)
     embedder = query_embedder(data.manifest["model"], index / "cache")
@@ -49,28 +49,30 @@ def dense(work: Path, sizes: list[int], kinds: list[str]) -> dict:
     """Per size: exact search, then each ANN kind (build time, memory, p50/p95 with 1 and 2 threads, recall@10)."""
     import faiss
 
-    from qa import ann
+    from qa.index import vector_index
 
     real, queries = _real(work / "scifact-index")
     out: dict = {"queries": len(queries), "omp_max_threads": faiss.omp_get_max_threads()}
     for n in sizes:
         vectors = synthetic_vectors(real, n)
         figures: dict = {}
-        exact_index = ann.build(vectors, ann.IndexSpec("flat", storage="fp32"))  # the reference: exact, fp32
+        # the reference: exact, fp32
+        exact_index = vector_index.build(vectors, vector_index.IndexSpec("flat", storage="fp32"))
         faiss.omp_set_num_threads(faiss.omp_get_max_threads())
         _, exact = exact_index.search(queries, 10)
         figures["exact"] = {f"threads_{t}": pct(_search_ms(exact_index, queries, t)[0]) for t in (1, 2)}
         del exact_index
         for kind in kinds:
-            spec = ann.choose_spec(n, kind)
+            spec = vector_index.choose_spec(n, kind)
             faiss.omp_set_num_threads(2)
             before, started = rss_mb(), time.perf_counter()
-            index = ann.build(vectors, spec)
+            index = vector_index.build(vectors, spec)
             entry: dict = {"spec": spec.to_dict(), "build_s": round(time.perf_counter() - started, 1),
                            "rss_growth_mb": round(rss_mb() - before), "vectors_mb": round(vectors.nbytes / 2**20)}
             for threads in (1, 2):
                 ms, rows = _search_ms(index, queries, threads)
-                entry[f"threads_{threads}"] = {**pct(ms), "recall_at_10": round(ann.recall_at_k(rows, exact), 4)}
+                recall = round(vector_index.recall_at_k(rows, exact), 4)
+                entry[f"threads_{threads}"] = {**pct(ms), "recall_at_10": recall}
             entry["sweep"] = _sweep(index, spec, queries, exact)
             figures[kind] = entry
             del index
@@ -84,22 +86,23 @@ SWEEP = {"hnsw": ("ef_search", (256, 512, 2048)), "ivf": ("nprobe", (16, 32, 128
 
 def _sweep(index, spec, queries: np.ndarray, exact: np.ndarray) -> dict:
     """The search-time breadth around the default (``efSearch`` / ``nprobe``): p50 with 1 thread and recall@10."""
-    from qa import ann
+    from qa.index import vector_index
 
     if spec.kind not in SWEEP:
         return {}
     name, values = SWEEP[spec.kind]
     out = {}
     for value in values:
-        ann.configure(index, replace(spec, **{name: value}))
+        vector_index.configure(index, replace(spec, **{name: value}))
         ms, rows = _search_ms(index, queries, 1)
-        out[f"{name}={value}"] = {"p50_ms": pct(ms)["p50_ms"], "recall_at_10": round(ann.recall_at_k(rows, exact), 4)}
-    ann.configure(index, spec)
+        recall = round(vector_index.recall_at_k(rows, exact), 4)
+        out[f"{name}={value}"] = {"p50_ms": pct(ms)["p50_ms"], "recall_at_10": recall}
+    vector_index.configure(index, spec)
     return out
 
 
 def _bm25_files(texts: list[str], rows: int, settings) -> dict[str, bytes]:
-    """``qa.lexical.index_files`` for ``texts`` repeated until ``rows`` rows, analysing each distinct text once.
+    """``qa.index.lexical.index_files`` for ``texts`` repeated until ``rows`` rows, analysing each distinct text once.
 
     subtle: analysing 1M chunk texts as strings would hold about 90M Python strings at once; the repeats share
     one list of term ids per distinct text instead, and bm25s takes ids with their vocabulary.
@@ -110,7 +113,7 @@ def _bm25_files(texts: list[str], rows: int, settings) -> dict[str, bytes]:
     import bm25s
     from bm25s.tokenization import Tokenized
 
-    from qa import lexical
+    from qa.index import lexical
 
     vocab: dict[str, int] = {}
     ids = [[vocab.setdefault(term, len(vocab)) for term in (terms or ["\x00"])] for terms in lexical.analyze(texts)]
@@ -128,7 +131,7 @@ def _bm25_files(texts: list[str], rows: int, settings) -> dict[str, bytes]:
 
 def synthetic_index(source: Path, target: Path, chunks: int, kind: str = "auto") -> dict:
     """An index of about ``chunks`` chunks: SciFact's documents repeated under new ids, synthetic vectors."""
-    from qa import ann, calibration, lexical, store
+    from qa.index import calibration, lexical, store, vector_index
     from qa.settings import DEFAULT
 
     data = store.load(source, with_vectors=True)
@@ -140,8 +143,8 @@ def synthetic_index(source: Path, target: Path, chunks: int, kind: str = "auto")
         np.tile(data.chunks.start, copies), np.tile(data.chunks.end, copies))
     vectors = synthetic_vectors(np.asarray(data.vectors), len(table))
     started = time.perf_counter()
-    spec = ann.choose_spec(len(vectors), kind)
-    faiss_index = ann.build(vectors, spec)
+    spec = vector_index.choose_spec(len(vectors), kind)
+    faiss_index = vector_index.build(vectors, spec)
     ann_s = time.perf_counter() - started
     texts = [lexical.lexical_text(data.documents[d], s, e) for d, s, e in zip(data.chunks.doc, data.chunks.start,
                                                                                data.chunks.end, strict=True)]

@@ -21,15 +21,15 @@ QUESTION = "0-dimensional biomaterials show inductive properties."
 
 
 def _embedder(variant: str = "auto", cache: Path | None = None):
-    from qa.embedding import SentenceTransformerEmbedder
+    from qa.embed.embedders import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(device="cpu", variant=variant, cache_dir=cache)
 
 
 def _texts(corpus: Path, embedder) -> list[str]:
     """What the build embeds for ``corpus``: every chunk's text as the model reads it."""
-    from qa import readers
-    from qa.chunking import chunk_document, embedding_text
+    from qa.ingest import readers
+    from qa.ingest.chunking import chunk_document, embedding_text
     from qa.settings import DEFAULT
 
     docs = readers.read_document(corpus, corpus.name, corpus.read_bytes()).documents
@@ -39,7 +39,7 @@ def _texts(corpus: Path, embedder) -> list[str]:
 
 def build(work: Path, docs: int) -> dict:
     """A fresh index of the first ``docs`` SciFact documents with the default variant; nothing cached."""
-    from qa.build import build_index
+    from qa.index.build import build_index
 
     corpus = scifact.write_corpus(work / "build-corpus", scifact.corpus_lines()[:docs])
     index = work / "build-index"
@@ -69,7 +69,7 @@ def raw_encode(work: Path) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
-    from qa.embedding import packaged_model_dir
+    from qa.embed.embedders import packaged_model_dir
 
     texts = json.loads((work / "texts.json").read_text())
     model = SentenceTransformer(str(packaged_model_dir()), device="cpu", local_files_only=True)
@@ -89,7 +89,7 @@ def raw_encode(work: Path) -> dict:
 def full_index(work: Path, reuse: Path | None, docs: int | None = None) -> dict:
     """SciFact (its first ``docs`` documents in a quick run) indexed in ``work/scifact-index``, from a copy of
     ``reuse`` when given, and the model made ready (its one-time export) for the sections that follow."""
-    from qa.build import build_index
+    from qa.index.build import build_index
 
     corpus = scifact.write_corpus(work / "corpus", scifact.corpus_lines()[:docs])
     index = work / "scifact-index"
@@ -133,7 +133,7 @@ def _added(lines: list[str], tag: str, n: int = 100) -> list[str]:
 def incremental(work: Path) -> dict:
     """Re-index after nothing changed, after 1 changed document and after 100 added documents, each measured
     as the `qa index` command (new process: imports, model load, build) and as the build call in a warm process."""
-    from qa.build import build_index
+    from qa.index.build import build_index
 
     path = work / "corpus" / "corpus.jsonl"
     lines = [line for line in path.read_text().splitlines() if line.strip()]
@@ -203,10 +203,11 @@ def memory(work: Path, index: Path | None = None) -> dict:
     import gc
     import tempfile
 
-    from qa import ann, search, store
-    from qa.build import build_index
-    from qa.embedding import HashingEmbedder
-    from qa.search import Searcher
+    from qa.embed.embedders import HashingEmbedder
+    from qa.index import store, vector_index
+    from qa.index.build import build_index
+    from qa.search import searcher
+    from qa.search.searcher import Searcher
     from qa.settings import RetrievalSettings
 
     # Libraries first, so that only the loaded data is measured: the loaders import modules and fill caches of
@@ -223,13 +224,14 @@ def memory(work: Path, index: Path | None = None) -> dict:
     anon, rss = rss_mb("RssAnon"), rss_mb()
     data = store.load(index or work / "scifact-index")
     gc.collect()
-    search._return_freed_memory()
+    searcher._return_freed_memory()
     dense = rss_mb("RssAnon") - anon
     searcher = Searcher.from_data(data)  # the rest of Searcher.load, apart to measure the dense part alone
     gc.collect()
     loaded = rss_mb("RssAnon") - anon
     questions = [text for _, text in scifact.queries()]
-    proxies = ann.vectors_of(data.faiss_index, np.linspace(0, len(data.chunks) - 1, len(questions)).astype(int))
+    rows = np.linspace(0, len(data.chunks) - 1, len(questions)).astype(int)
+    proxies = vector_index.vectors_of(data.faiss_index, rows)
     for question, vector in zip(questions, proxies, strict=True):
         searcher.search(question, vector, 10, mode="hybrid", settings=RetrievalSettings())
     gc.collect()
@@ -295,13 +297,14 @@ def cold(work: Path) -> dict:
 
 def _dense_run(index: Path, embedder, storage: str | None = None) -> dict[str, dict[str, float]]:
     """SciFact run of dense search; ``storage="fp32"`` searches exact fp32 vectors instead of the index's own."""
-    from qa import ann
     from qa.assistant import Assistant
+    from qa.index import vector_index
 
     assistant = Assistant.load(index, embedder=embedder)
     if storage:  # the generation just loaded (and checked) keeps its fp32 vectors beside the index
         vectors = np.load(assistant.data.path / "vectors.npy", allow_pickle=False)
-        assistant.searcher.data.faiss_index = ann.build(vectors, ann.IndexSpec("flat", storage=storage))
+        spec = vector_index.IndexSpec("flat", storage=storage)
+        assistant.searcher.data.faiss_index = vector_index.build(vectors, spec)
     run = {}
     for qid, text in scifact.queries():
         result = assistant.ask(text, k=10, mode="dense")
@@ -312,13 +315,13 @@ def _dense_run(index: Path, embedder, storage: str | None = None) -> dict[str, d
 def quality(work: Path, reuse: Path | None, sample: int) -> dict:
     """Each CPU variant's throughput on the same texts, and SciFact nDCG@10 (dense) of a full index embedded
     with the default variant against one embedded in fp32."""
-    from qa import store
-    from qa.build import build_index
+    from qa.index import store
+    from qa.index.build import build_index
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
-    from qa.embedding import packaged_model_dir
+    from qa.embed.embedders import packaged_model_dir
 
     corpus = work / "corpus"
     rng = np.random.default_rng(0)
@@ -350,7 +353,7 @@ def quality(work: Path, reuse: Path | None, sample: int) -> dict:
     b = np.asarray(store.load(fast_index, with_vectors=True).vectors)
     cosine = (a * b).sum(axis=1)
     # "fp32 index": vectors embedded in fp32 and searched exactly in fp32, the reference; the others are searched
-    # as qa searches them, in the index's fp16 storage (qa.ann)
+    # as qa searches them, in the index's fp16 storage (qa.index.vector_index)
     ndcg = {
         "fp32 index, fp32 queries": scifact.ndcg_at_10(_dense_run(fp32_index, fp32, storage="fp32")),
         "fp32 vectors in fp16 storage, fp32 queries": scifact.ndcg_at_10(_dense_run(fp32_index, fp32)),

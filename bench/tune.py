@@ -7,8 +7,8 @@ of the odd-numbered articles (24 of 48 articles, 5,173 questions; bench/quality.
 half separately, so the figures on questions never used here can be read apart). The SciFact *test* claims are never
 used here.
 
-Every configuration runs the real search code (``qa.search.Searcher``) with question vectors embedded once, so a
-grid point costs seconds. BM25 parameters are varied by rebuilding the BM25 index in memory (about a second).
+Every configuration runs the real search code (``qa.search.searcher.Searcher``) with question vectors embedded
+once, so a grid point costs seconds. BM25 parameters are varied by rebuilding the BM25 index in memory (about a second).
 The rule: the hybrid setting with the best mean nDCG@10 over the two tuning sets becomes the default (printed last
 as "chosen"). Results go to bench/results/tune.json; the defaults are in qa/settings.py, the figures in the README.
 """
@@ -25,10 +25,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from qa import lexical  # noqa: E402
-from qa.evaluate import Dataset, default_index, load_dataset  # noqa: E402
-from qa.metrics import ranking_metrics, strict_scores  # noqa: E402
-from qa.search import Searcher  # noqa: E402
+from qa.evaluation.evaluate import Dataset, default_index, load_dataset  # noqa: E402
+from qa.evaluation.metrics import ranking_metrics, strict_scores  # noqa: E402
+from qa.index import lexical  # noqa: E402
+from qa.search.searcher import Searcher  # noqa: E402
 from qa.settings import LexicalSettings, RetrievalSettings  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
@@ -44,7 +44,7 @@ def squad_half(dataset: Dataset, odd: bool) -> Dataset:
 
 
 def prepared(dataset: Dataset, index: Path, embedder) -> tuple[Searcher, dict, list[str]]:
-    from qa.build import build_index
+    from qa.index.build import build_index
 
     build_index(dataset.corpus, index, embedder, progress=True)
     searcher = Searcher.load(index)
@@ -55,7 +55,7 @@ def prepared(dataset: Dataset, index: Path, embedder) -> tuple[Searcher, dict, l
 
 def question_vectors(texts: list[str], index: Path, embedder) -> list:
     """Question vectors through the index's embedding cache, so a second run embeds nothing."""
-    from qa.cache import EmbeddingCache, text_key
+    from qa.embed.cache import EmbeddingCache, text_key
 
     cache = EmbeddingCache(index / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dim)
     try:
@@ -96,7 +96,7 @@ def main() -> None:
     args = parser.parse_args()
     import faiss
 
-    from qa.embedding import SentenceTransformerEmbedder
+    from qa.embed.embedders import SentenceTransformerEmbedder
 
     faiss.omp_set_num_threads(1)  # one question at a time: threads only add hand-off cost (10x, measured)
     embedder = SentenceTransformerEmbedder()

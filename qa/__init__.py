@@ -8,7 +8,7 @@ __all__ = ["Assistant", "build_index"]
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant
-    from qa.build import build_index
+    from qa.index.build import build_index
 
 
 def __getattr__(name: str):
@@ -18,7 +18,7 @@ def __getattr__(name: str):
 
         return Assistant
     if name == "build_index":
-        from qa.build import build_index
+        from qa.index.build import build_index
 
         return build_index
     raise AttributeError(f"module 'qa' has no attribute {name!r}")

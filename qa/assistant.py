@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from qa import store
-from qa.answer import pick_answer
-from qa.embedding import Embedder, query_embedder
+from qa.answer.selection import pick_answer
+from qa.embed.embedders import Embedder, query_embedder
 from qa.errors import IndexCorruptError, QAError, QuestionError
-from qa.filters import Filters
+from qa.index import store
 from qa.records import Passage, Result
-from qa.search import Hit, Searcher
+from qa.search.filters import Filters
+from qa.search.searcher import Hit, Searcher
 from qa.settings import DEFAULT, MODES, Settings
 
 log = logging.getLogger(__name__)

@@ -55,7 +55,7 @@ NORMALISERS = ("corpus", "zscore", "minmax")
 
 @dataclass(frozen=True)
 class LexicalSettings:
-    """BM25 as written into each generation (``qa.lexical``); a change rewrites the lexical index, never vectors.
+    """BM25 as written into each generation (``qa.index.lexical``); a change rewrites the lexical index, never vectors.
 
     k1 = 0.5 and b = 0.3 (flatter term frequency, milder length normalisation than the usual 1.2 / 0.75) were chosen
     for hybrid search by bench/tune.py on the SciFact train split and held-out SQuAD questions (README).
@@ -79,10 +79,10 @@ class LexicalSettings:
 
 @dataclass(frozen=True)
 class RetrievalSettings:
-    """How a question is searched (``qa.assistant``, ``qa.fusion``); query-time only, no rebuild needed.
+    """How a question is searched (``qa.assistant``, ``qa.search.fusion``); query-time only, no rebuild needed.
 
     ``normaliser`` puts dense and BM25 scores on one scale before the ``blend``: ``corpus`` (z-scores against every
-    chunk, ``qa.calibration``), ``zscore`` or ``minmax`` (over the fetched candidates only).
+    chunk, ``qa.index.calibration``), ``zscore`` or ``minmax`` (over the fetched candidates only).
     ``dense_weight`` is the dense side's share in the ``blend`` fusion (the lexical side gets the rest); the defaults
     (hybrid, corpus z-scores, 0.65) were chosen by bench/tune.py on data we do not report (README). ``rrf_k``
     the constant of reciprocal-rank fusion. ``dedupe_containment`` is the share of a passage's word 5-grams that

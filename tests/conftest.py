@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.embedding import HashingEmbedder
+from qa.embed.embedders import HashingEmbedder
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_CORPUS = REPO / "corpus"

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from qa import cues
-from qa.answer import MIN_SCORE, candidates, pick_answer, sentences
+from qa.answer import cues
+from qa.answer.selection import MIN_SCORE, candidates, pick_answer, sentences
 from qa.assistant import Assistant
-from qa.build import build_index
+from qa.index.build import build_index
 from qa.records import Document, Passage
-from qa.render import result_text
+from qa.serve.render_text import result_text
 
 
 def passage_of(doc: Document, start: int, end: int, rank: int = 1, score: float = 0.5) -> Passage:

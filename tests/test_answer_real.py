@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from qa.assistant import Assistant
-from qa.build import build_index
-from qa.embedding import SentenceTransformerEmbedder
-from qa.metrics import contains_answer
+from qa.embed.embedders import SentenceTransformerEmbedder
+from qa.evaluation.metrics import contains_answer
+from qa.index.build import build_index
 from tests.conftest import ISW_DOC, SEED_CORPUS, SHARED_DATA
 
 pytestmark = pytest.mark.slow

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from qa.assistant import Assistant
-from qa.build import build_index
 from qa.errors import SettingsError
+from qa.index.build import build_index
 
 
 def free_port() -> int:
@@ -23,8 +23,8 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """One app over the small corpus, served on a free loopback port for the whole module."""
-    from qa.app import build_app, launch
-    from qa.embedding import HashingEmbedder
+    from qa.embed.embedders import HashingEmbedder
+    from qa.serve.app import build_app, launch
     from tests.conftest import write_small_corpus
 
     root = tmp_path_factory.mktemp("app")
@@ -79,7 +79,7 @@ def test_page_and_theme_load_nothing_from_outside(served) -> None:
 
 
 def test_login_is_required_when_asked(small_corpus: Path, tmp_path: Path, embedder) -> None:
-    from qa.app import build_app, launch
+    from qa.serve.app import build_app, launch
 
     build_index(small_corpus, tmp_path / "index", embedder, progress=False)
     app = build_app(tmp_path / "index", small_corpus)
@@ -95,7 +95,7 @@ def test_login_is_required_when_asked(small_corpus: Path, tmp_path: Path, embedd
 
 
 def test_build_app_takes_a_loaded_assistant(small_corpus: Path, tmp_path: Path, embedder) -> None:
-    from qa.app import build_app
+    from qa.serve.app import build_app
 
     build_index(small_corpus, tmp_path / "index", embedder, progress=False)
     assistant = Assistant.load(tmp_path / "index")
@@ -105,7 +105,7 @@ def test_build_app_takes_a_loaded_assistant(small_corpus: Path, tmp_path: Path, 
 
 @pytest.mark.parametrize("value", ["nopassword", ":x", "user:", ""])
 def test_auth_must_be_user_colon_password(value: str) -> None:
-    from qa.app import parse_auth
+    from qa.serve.app import parse_auth
 
     if value == "":
         assert parse_auth(value) is None
@@ -116,7 +116,7 @@ def test_auth_must_be_user_colon_password(value: str) -> None:
 
 
 def test_serve_defaults_to_loopback_and_no_share() -> None:
-    from qa.cli import build_parser
+    from qa.serve.cli import build_parser
 
     args = build_parser().parse_args(["serve"])
     assert (args.host, args.port, args.share, args.auth) == ("127.0.0.1", 7860, False, None)

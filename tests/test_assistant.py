@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from qa.assistant import Assistant, check_k, check_question
-from qa.build import build_index
 from qa.errors import QuestionError
+from qa.index.build import build_index
 
 
 @pytest.fixture

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from qa import store
 from qa.assistant import Assistant
-from qa.build import build_index
-from qa.cli import main
-from qa.embedding import HashingEmbedder
+from qa.embed.embedders import HashingEmbedder
 from qa.errors import QuestionError, SettingsError
+from qa.index import store
+from qa.index.build import build_index
+from qa.serve.cli import main
 from qa.settings import Settings
 from tests.test_readers import encrypt_pdf, make_pdf
 
@@ -248,7 +248,7 @@ def test_unreadable_file_and_folder_are_reported_simulated(small_corpus: Path, t
         return scandir(path) if path is not None else scandir()
 
     monkeypatch.setattr(Path, "read_bytes", deny_file)
-    monkeypatch.setattr("qa.readers.listing.os.scandir", deny_folder)
+    monkeypatch.setattr("qa.ingest.readers.listing.os.scandir", deny_folder)
     report = build_index(small_corpus, tmp_path / "index", embedder, progress=False)
     reasons = {p.path: p.reason for p in report.problems}
     assert "Permission denied" in reasons["secret.txt"] and "permissions" in reasons["secret.txt"]
@@ -340,7 +340,7 @@ def test_50_mb_text_file_is_refused_without_exhausting_memory(small_corpus: Path
     line = b"The quick brown fox jumps over the lazy dog near the river bank, again and again.\n"
     with (small_corpus / "big.txt").open("wb") as handle:
         handle.write(line * (50 * 2**20 // len(line)))
-    script = ("import resource, sys; from qa.cli import main; status = main(sys.argv[1:]); "
+    script = ("import resource, sys; from qa.serve.cli import main; status = main(sys.argv[1:]); "
               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(status)")
     proc = subprocess.run([sys.executable, "-c", script, "index", "--corpus", str(small_corpus), "--index",
                            str(tmp_path / "index"), "--json", "-q"], capture_output=True, text=True,

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from filelock import FileLock
 
-from qa import store
 from qa.assistant import Assistant
-from qa.build import build_index
-from qa.embedding import HashingEmbedder
+from qa.embed.embedders import HashingEmbedder
 from qa.errors import CorpusError, IndexBusyError, IndexCorruptError, IndexMissingError, IndexWriteError
+from qa.index import store
+from qa.index.build import build_index
 from qa.settings import ChunkSettings, Settings
 
 

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.chunking import chunk_document, embedding_text, simple_token_spans, split_sentences
 from qa.errors import SettingsError
+from qa.ingest.chunking import chunk_document, embedding_text, simple_token_spans, split_sentences
 from qa.records import Document
 from qa.settings import ChunkSettings
 

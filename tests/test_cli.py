@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.cli import main
+from qa.serve.cli import main
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import pytrec_eval
 
-from qa.cli import main
-from qa.evaluate import load_dataset
-from qa.metrics import contains_answer, percentiles, ranking_metrics, strict_scores
+from qa.evaluation.evaluate import load_dataset
+from qa.evaluation.metrics import contains_answer, percentiles, ranking_metrics, strict_scores
+from qa.serve.cli import main
 
 CORPUS = [
     ("d1", "Apples", "Apple trees grow best in cool climates and are harvested in autumn."),

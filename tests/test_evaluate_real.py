@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.embedding import SentenceTransformerEmbedder
-from qa.evaluate import evaluate, load_dataset
+from qa.embed.embedders import SentenceTransformerEmbedder
+from qa.evaluation.evaluate import evaluate, load_dataset
 from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.slow

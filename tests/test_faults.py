@@ -22,13 +22,13 @@ import faiss
 import numpy as np
 import pytest
 
-import qa.diskerrors
-from qa import store
+import qa.index.write_errors
 from qa.assistant import Assistant
-from qa.build import EMBED_BLOCK, build_index
-from qa.cache import EmbeddingCache
-from qa.embedding import HashingEmbedder
+from qa.embed.cache import EmbeddingCache
+from qa.embed.embedders import HashingEmbedder
 from qa.errors import IndexBusyError, IndexWriteError
+from qa.index import store
+from qa.index.build import EMBED_BLOCK, build_index
 
 REPO = Path(__file__).resolve().parent.parent
 REAL_FAISS_WRITER = faiss.PyCallbackIOWriter
@@ -39,8 +39,9 @@ CHILD = r"""
 import os, shutil, sys, time
 from pathlib import Path
 import numpy as np
-from qa import build, readers
-from qa.embedding import HashingEmbedder
+from qa.index import build
+from qa.ingest import readers
+from qa.embed.embedders import HashingEmbedder
 
 point, corpus, index = sys.argv[1:4]
 
@@ -261,7 +262,7 @@ def test_disk_full_while_writing_a_generation_for_real(small_disk, small_corpus:
 
 
 def test_upload_into_a_full_corpus_disk_is_refused_with_the_reason(small_disk, tmp_path: Path) -> None:
-    from qa.workspace import Workspace
+    from qa.serve.workspace import Workspace
 
     corpus = small_disk(tmp_path / "corpus", "64k")
     upload = tmp_path / "report.txt"
@@ -309,7 +310,7 @@ WRITES = {
     "pointer": ("pathlib.Path.write_text", _fail_write_of(".CURRENT.tmp", NO_SPACE)),
     "rename": ("os.rename", _raise(NO_ACCESS)),
     "fsync": ("os.fsync", _raise(OSError(errno.EIO, "Input/output error"))),
-    "cache": ("qa.cache.EmbeddingCache.put_many", _raise(sqlite3.OperationalError("database or disk is full"))),
+    "cache": ("qa.embed.cache.EmbeddingCache.put_many", _raise(sqlite3.OperationalError("database or disk is full"))),
     "generation-folder": ("pathlib.Path.mkdir", _raise(NO_ACCESS)),
 }
 EXPECTED = {"vectors": "no space left", "chunk-table": "no space left", "manifest": "no space left",
@@ -345,7 +346,7 @@ def test_first_build_on_a_full_disk_says_no_index_was_written(small_corpus: Path
 
 
 def test_disk_errors_doctest() -> None:
-    assert doctest.testmod(qa.diskerrors).failed == 0
+    assert doctest.testmod(qa.index.write_errors).failed == 0
 
 
 def test_cache_keeps_committed_blocks_when_a_later_block_fails(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.fusion import blend, normalise, pool, ranked, rrf
+from qa.search.fusion import blend, normalise, pool, ranked, rrf
 
 
 def _run(draw_ids, draw_scores):
@@ -133,8 +133,9 @@ def test_bad_arguments_are_refused() -> None:
         pool(np.array([1]), np.array([1.0]), np.zeros(2, int), "mean")
 
 
-@pytest.mark.parametrize("module", ["qa.fusion", "qa.grouping", "qa.filters", "qa.lexical", "qa.calibration",
-                                    "qa.metrics"])
+@pytest.mark.parametrize("module", ["qa.search.fusion", "qa.search.grouping", "qa.search.filters", "qa.index.lexical",
+                                    "qa.index.calibration",
+                                    "qa.evaluation.metrics"])
 def test_docstring_examples_hold(module: str) -> None:
     import doctest
     import importlib

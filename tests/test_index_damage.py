@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import store
 from qa.assistant import Assistant
-from qa.build import build_index
-from qa.cli import main
 from qa.errors import IndexCorruptError, IndexMissingError
+from qa.index import store
+from qa.index.build import build_index
+from qa.serve.cli import main
 
 FIX = "rebuild it with `qa index --full`"
 
@@ -159,7 +159,8 @@ def test_tampered_file_is_refused_before_any_parser_opens_it(index: Path, embedd
     """The checksum is the gate: no parser (FAISS, numpy, JSON records, BM25) sees a file that fails it."""
     import faiss
 
-    from qa import lexical, records
+    from qa import records
+    from qa.index import lexical
 
     opened: list[str] = []
 

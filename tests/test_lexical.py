@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import store
 from qa.assistant import Assistant
-from qa.build import build_index
 from qa.errors import IndexCorruptError
-from qa.lexical import FOLDER, HEADER, LexicalIndex, analyze, index_files
+from qa.index import store
+from qa.index.build import build_index
+from qa.index.lexical import FOLDER, HEADER, LexicalIndex, analyze, index_files
 from qa.settings import LexicalSettings, Settings
 
 TEXTS = [

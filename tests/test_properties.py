@@ -16,13 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qa.assistant import MAX_QUESTION_CHARS, Assistant
-from qa.build import build_index
-from qa.chunking import chunk_document, embedding_text
-from qa.cli import main
-from qa.embedding import HashingEmbedder, SentenceTransformerEmbedder
+from qa.embed.embedders import HashingEmbedder, SentenceTransformerEmbedder
 from qa.errors import QuestionError
-from qa.readers import read_document
+from qa.index.build import build_index
+from qa.ingest.chunking import chunk_document, embedding_text
+from qa.ingest.readers import read_document
 from qa.records import Document
+from qa.serve.cli import main
 from qa.settings import ChunkSettings
 from tests.conftest import SEED_CORPUS, SHARED_DATA, write_small_corpus
 from tests.test_readers import PAGE, check_invariants, make_docx, make_pdf

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import qa.readers
+import qa.ingest.readers
 from qa.errors import CorpusError, UnreadableDocument
-from qa.readers import SUPPORTED_SUFFIXES, Problem, ReadResult, list_corpus_files, read_document, read_path
+from qa.ingest.readers import SUPPORTED_SUFFIXES, Problem, ReadResult, list_corpus_files, read_document, read_path
 from qa.records import Document
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact" / "corpus.jsonl"
@@ -352,7 +352,7 @@ def test_jsonl_reports_broken_lines_and_keeps_the_rest() -> None:
 def test_jsonl_caps_the_number_of_line_problems() -> None:
     data = ('{"_id": "ok", "text": "fine"}\n' + "oops\n" * 100).encode()
     problems = read("c.jsonl", data).problems
-    assert len(problems) == qa.readers.jsonl.MAX_LINE_PROBLEMS + 1 and "80 more" in problems[-1].reason
+    assert len(problems) == qa.ingest.readers.jsonl.MAX_LINE_PROBLEMS + 1 and "80 more" in problems[-1].reason
 
 
 def test_jsonl_without_a_valid_line_is_unreadable() -> None:
@@ -495,7 +495,7 @@ def test_problem_and_result_are_frozen() -> None:
 
 
 def test_docstring_examples() -> None:
-    for module in (qa.readers, qa.readers.base, qa.readers.md, qa.readers.text):
+    for module in (qa.ingest.readers, qa.ingest.readers.base, qa.ingest.readers.md, qa.ingest.readers.text):
         assert doctest.testmod(module).failed == 0
 
 

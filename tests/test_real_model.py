@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from qa.assistant import Assistant
-from qa.build import build_index
-from qa.embedding import SentenceTransformerEmbedder
+from qa.embed.embedders import SentenceTransformerEmbedder
+from qa.index.build import build_index
 from tests.conftest import ISW_DOC, SEED_CORPUS
 
 pytestmark = pytest.mark.slow
@@ -54,7 +54,7 @@ def test_displacement_question_is_answered_from_the_wilson_piece(seed_index: Pat
 
 
 def test_real_chunks_fit_the_model(seed_index: Path, real_embedder) -> None:
-    from qa import store
+    from qa.index import store
 
     data = store.load(seed_index)
     limit = data.manifest["chunking"]["max_tokens"]

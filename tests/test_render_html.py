@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from qa.readers import Problem
+from qa.ingest.readers import Problem
 from qa.records import Answer, Passage, Result
-from qa.render_html import (
+from qa.serve.render_html import (
     FOLD_CHARS,
     highlighted,
     info_html,

@@ -7,32 +7,33 @@ from pathlib import Path
 
 import pytest
 
-from qa import runtime, store
 from qa.assistant import Assistant
-from qa.build import build_index
-from qa.embedding import PACKAGED_MODEL, SentenceTransformerEmbedder, query_embedder
+from qa.embed import runtimes
+from qa.embed.embedders import PACKAGED_MODEL, SentenceTransformerEmbedder, query_embedder
 from qa.errors import IndexCorruptError, ModelError, SettingsError
+from qa.index import store
+from qa.index.build import build_index
 
 
 @pytest.fixture
 def no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runtime, "cuda_available", lambda: False)
+    monkeypatch.setattr(runtimes, "cuda_available", lambda: False)
 
 
 def test_auto_on_a_cpu_machine_prefers_openvino(no_gpu, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runtime, "_best_openvino", lambda: "openvino-bf16")
-    monkeypatch.setattr(runtime, "openvino_available", lambda: True)
-    assert runtime.resolve("auto", "auto") == ("openvino-bf16", "cpu")
-    assert runtime.resolve(None, "cpu") == ("openvino-bf16", "cpu")
-    monkeypatch.setattr(runtime, "openvino_available", lambda: False)
-    assert runtime.resolve("auto", "auto") == ("torch-fp32", "cpu")
+    monkeypatch.setattr(runtimes, "_best_openvino", lambda: "openvino-bf16")
+    monkeypatch.setattr(runtimes, "openvino_available", lambda: True)
+    assert runtimes.resolve("auto", "auto") == ("openvino-bf16", "cpu")
+    assert runtimes.resolve(None, "cpu") == ("openvino-bf16", "cpu")
+    monkeypatch.setattr(runtimes, "openvino_available", lambda: False)
+    assert runtimes.resolve("auto", "auto") == ("torch-fp32", "cpu")
 
 
 def test_auto_with_a_gpu_is_half_precision_torch(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runtime, "cuda_available", lambda: True)
-    assert runtime.resolve("auto", "auto") == ("torch-fp16", "cuda")
-    assert runtime.resolve("torch-fp32", "cuda:1") == ("torch-fp32", "cuda:1")
-    assert runtime.resolve("auto", "cpu")[1] == "cpu"
+    monkeypatch.setattr(runtimes, "cuda_available", lambda: True)
+    assert runtimes.resolve("auto", "auto") == ("torch-fp16", "cuda")
+    assert runtimes.resolve("torch-fp32", "cuda:1") == ("torch-fp32", "cuda:1")
+    assert runtimes.resolve("auto", "cpu")[1] == "cpu"
 
 
 @pytest.mark.parametrize(("variant", "device", "message"), [
@@ -43,29 +44,29 @@ def test_auto_with_a_gpu_is_half_precision_torch(monkeypatch: pytest.MonkeyPatch
 ])
 def test_impossible_choices_are_refused_with_the_fix(no_gpu, variant: str, device: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
-        runtime.resolve(variant, device)
+        runtimes.resolve(variant, device)
 
 
 def test_explicit_openvino_without_the_package_says_what_to_do(no_gpu, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runtime, "openvino_available", lambda: False)
+    monkeypatch.setattr(runtimes, "openvino_available", lambda: False)
     with pytest.raises(ModelError, match="needs the openvino package"):
-        runtime.resolve("openvino-fp32", "cpu")
+        runtimes.resolve("openvino-fp32", "cpu")
 
 
 def test_an_index_is_searched_with_its_own_variant_where_it_runs(no_gpu, monkeypatch: pytest.MonkeyPatch,
                                                                  tmp_path: Path) -> None:
-    monkeypatch.setattr(runtime, "openvino_available", lambda: True)
-    monkeypatch.setattr(runtime, "_best_openvino", lambda: "openvino-bf16")
+    monkeypatch.setattr(runtimes, "openvino_available", lambda: True)
+    monkeypatch.setattr(runtimes, "_best_openvino", lambda: "openvino-bf16")
     model = {"name": PACKAGED_MODEL, "variant": "torch-fp32"}
     embedder = query_embedder(model, tmp_path / "cache")
     assert isinstance(embedder, SentenceTransformerEmbedder)
     assert (embedder.variant, embedder.cache_dir) == ("torch-fp32", tmp_path / "cache")
-    assert embedder.threads == runtime.QUERY_THREADS  # one question at a time: one thread
+    assert embedder.threads == runtimes.QUERY_THREADS  # one question at a time: one thread
     # built on a GPU, searched on this CPU: the best CPU variant (same vectors to within rounding)
     assert query_embedder({**model, "variant": "torch-fp16"}).variant == "openvino-bf16"
-    monkeypatch.setattr(runtime, "_best_openvino", lambda: "openvino-fp32")
+    monkeypatch.setattr(runtimes, "_best_openvino", lambda: "openvino-fp32")
     assert query_embedder({**model, "variant": "openvino-bf16"}).variant == "openvino-fp32"
-    monkeypatch.setattr(runtime, "openvino_available", lambda: False)
+    monkeypatch.setattr(runtimes, "openvino_available", lambda: False)
     assert query_embedder({**model, "variant": "openvino-bf16"}).variant == "torch-fp32"
     # an index from before variants were recorded: this machine's best
     assert query_embedder({"name": PACKAGED_MODEL}).variant == "torch-fp32"

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import runtime
-from qa.embedding import SentenceTransformerEmbedder
+from qa.embed import runtimes
+from qa.embed.embedders import SentenceTransformerEmbedder
 
 pytestmark = pytest.mark.slow
 
@@ -21,8 +21,8 @@ TEXTS = [
 
 
 def test_the_automatic_cpu_variant_gives_the_reference_vectors(tmp_path: Path) -> None:
-    """Why every variant shares the model fingerprint and embedding cache (qa.runtime): cosine >= 0.9999."""
-    variant, _ = runtime.resolve("auto", "cpu")
+    """Why every variant shares the model fingerprint and embedding cache (qa.embed.runtimes): cosine >= 0.9999."""
+    variant, _ = runtimes.resolve("auto", "cpu")
     if variant == "torch-fp32":
         pytest.skip("openvino is not installed: the reference is the only CPU variant")
     reference = SentenceTransformerEmbedder(variant="torch-fp32", device="cpu").embed(TEXTS)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from qa.assistant import Assistant
-from qa.build import build_index
 from qa.errors import QuestionError
-from qa.filters import Filters, date_period
+from qa.index.build import build_index
 from qa.records import Document
+from qa.search.filters import Filters, date_period
 from qa.settings import ChunkSettings, RetrievalSettings, Settings
 
 SMALL_CHUNKS = Settings(chunk=ChunkSettings(max_tokens=24, overlap_tokens=0, title_tokens=8))
@@ -133,7 +133,7 @@ def test_date_periods_and_matching() -> None:
 
 
 def test_collapse_compares_with_whole_kept_documents_never_its_own() -> None:
-    from qa.grouping import collapse_duplicates, fingerprint
+    from qa.search.grouping import collapse_duplicates, fingerprint
 
     docs = {
         0: "Alpha beta gamma delta epsilon zeta eta theta. Iota kappa lambda mu nu xi omicron pi rho.",
@@ -152,12 +152,12 @@ def test_calibrated_hybrid_scores_match_brute_force(assistant: Assistant) -> Non
     """Hybrid score of a document = its best chunk's w * z(dense) + (1 - w) * z(BM25), z over every chunk."""
     import numpy as np
 
-    from qa import store
+    from qa.index import store
 
     data = store.load(assistant.index_dir, with_vectors=True)
     question = "wheat barley harvest glaciers"
     w = assistant.settings.retrieval.dense_weight
-    # the cosines as the index computes them: from its fp16 copy of each vector (qa.ann)
+    # the cosines as the index computes them: from its fp16 copy of each vector (qa.index.vector_index)
     dense = np.asarray(data.vectors).astype(np.float16).astype(np.float32) @ assistant.embedder.embed([question])[0]
     bm25 = assistant.searcher.lexical.scores(question).astype(float)
     fused = w * (dense - dense.mean()) / dense.std() + (1 - w) * (bm25 - bm25.mean()) / bm25.std()
@@ -176,9 +176,9 @@ def test_calibrated_hybrid_scores_match_brute_force(assistant: Assistant) -> Non
 
 
 def test_search_files_are_checksummed_and_required(assistant: Assistant) -> None:
-    from qa import calibration, store
     from qa.errors import IndexCorruptError
-    from qa.search import Searcher
+    from qa.index import calibration, store
+    from qa.search.searcher import Searcher
 
     data = store.load(assistant.index_dir)
     assert calibration.FILE in data.manifest["files"]
@@ -192,7 +192,7 @@ def test_sketch_pruning_agrees_with_exact_containment_on_long_texts() -> None:
     shortcut gives exactly what checking every kept document in full gives."""
     import random
 
-    from qa.grouping import collapse_duplicates, containment, fingerprint
+    from qa.search.grouping import collapse_duplicates, containment, fingerprint
 
     rng = random.Random(7)
     vocab = [f"w{i}" for i in range(800)]
@@ -234,14 +234,14 @@ def test_sketch_pruning_agrees_with_exact_containment_on_long_texts() -> None:
 def test_document_fingerprints_stay_within_their_byte_budget(assistant: Assistant, monkeypatch) -> None:
     """The searcher keeps the fingerprints of documents it has shown, never more bytes than its budget, and a
     small budget changes no result (a print dropped is made again when needed)."""
-    from qa import search
+    from qa.search import searcher
 
     questions = ["glaciers retreat as the ice melts", "Alps glaciers lost ice", "wheat and barley harvest",
                  "rain fell times", "drones and stakes in forty valleys"]
     want = [[(p.doc_id, p.also_in) for p in assistant.ask(q, k=8, mode="hybrid").passages] for q in questions]
-    assert 0 < assistant.searcher.print_cache.currsize <= search.PRINT_CACHE_BYTES
-    monkeypatch.setattr(search, "PRINT_CACHE_BYTES", 600)
-    small = Assistant(search.Searcher.load(assistant.index_dir), assistant.embedder, assistant.index_dir,
+    assert 0 < assistant.searcher.print_cache.currsize <= searcher.PRINT_CACHE_BYTES
+    monkeypatch.setattr(searcher, "PRINT_CACHE_BYTES", 600)
+    small = Assistant(searcher.Searcher.load(assistant.index_dir), assistant.embedder, assistant.index_dir,
                       assistant.settings)
     for question, expected in zip(questions, want, strict=True):
         assert [(p.doc_id, p.also_in) for p in small.ask(question, k=8, mode="hybrid").passages] == expected

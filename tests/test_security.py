@@ -23,8 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qa.build import build_index
-from qa.embedding import HashingEmbedder
+from qa.embed.embedders import HashingEmbedder
+from qa.index.build import build_index
 from tests.conftest import write_small_corpus
 from tests.test_bad_input import QUESTIONS
 
@@ -69,7 +69,7 @@ def test_every_numpy_and_bm25_load_refuses_pickles() -> None:
 
 
 def test_the_packaged_model_is_safetensors_only() -> None:
-    from qa.embedding import packaged_model_dir
+    from qa.embed.embedders import packaged_model_dir
 
     files = {p.name for p in packaged_model_dir().rglob("*") if p.is_file()}
     assert "model.safetensors" in files
@@ -77,7 +77,7 @@ def test_the_packaged_model_is_safetensors_only() -> None:
 
 
 def test_yaml_front_matter_builds_no_objects() -> None:
-    from qa.readers import read_document
+    from qa.ingest.readers import read_document
 
     hostile = b"---\ntitle: !!python/object/apply:os.system ['touch /tmp/qa-pwned']\n---\n# Body\nText.\n"
     try:
@@ -107,7 +107,7 @@ def app_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def served(app_root: Path):
-    from qa.app import build_app, launch
+    from qa.serve.app import build_app, launch
 
     app = build_app(app_root / "index", app_root / "corpus", max_upload_bytes=MAX_UPLOAD)
     _, url, _ = launch(app, port=free_port(), prevent_thread_lock=True, max_upload_bytes=MAX_UPLOAD)

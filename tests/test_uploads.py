@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qa.errors import UploadError
-from qa.uploads import safe_filename, save_upload
+from qa.serve.uploads import safe_filename, save_upload
 
 
 @pytest.mark.parametrize(

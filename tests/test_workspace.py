@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from qa.build import build_index
-from qa.embedding import HashingEmbedder
+from qa.embed.embedders import HashingEmbedder
 from qa.errors import IndexBusyError, IndexMissingError, QuestionError
-from qa.feedback import feedback_record
-from qa.workspace import Workspace
+from qa.index.build import build_index
+from qa.serve.feedback import feedback_record
+from qa.serve.workspace import Workspace
 
 
 @pytest.fixture

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from qa import ann
 from qa.checksums import sha256_file
 from qa.errors import IndexCorruptError, IndexMissingError
+from qa.index import vector_index
 from qa.records import Chunk, Document
 from qa.settings import FORMAT_VERSION
 
@@ -187,7 +187,7 @@ def load(index_dir: Path, *, with_vectors: bool = False, verify: bool = True) ->
         raise IndexCorruptError(f"the index at {gen} has mismatched vector and chunk counts: {REBUILD_HINT}")
     if not _chunks_fit(chunks, documents):
         raise IndexCorruptError(f"the chunk table at {gen} points outside its documents: {REBUILD_HINT}")
-    ann.configure(faiss_index, ann.IndexSpec.from_dict(manifest.get("index", {})))
+    vector_index.configure(faiss_index, vector_index.IndexSpec.from_dict(manifest.get("index", {})))
     return IndexData(gen, manifest, documents, chunks, faiss_index, vectors)
 
 

@@ -1,4 +1,4 @@
-"""The browser chat: layout and events over a ``Workspace``; all HTML comes from ``qa.render_html``.
+"""The browser chat: layout and events over a ``Workspace``; all HTML comes from ``qa.serve.render_html``.
 
 ``build_app`` makes the page (no module-level app), ``launch`` serves it with our theme on loopback, and
 ``serve`` is what ``qa serve`` runs. Errors users can fix become a toast with the message; anything else is
@@ -17,16 +17,16 @@ from typing import Any
 
 import gradio as gr
 
-from qa import render_html
 from qa.assistant import Assistant
 from qa.errors import QAError, SettingsError
-from qa.feedback import feedback_record
-from qa.readers import SUPPORTED_SUFFIXES
+from qa.ingest.readers import SUPPORTED_SUFFIXES
+from qa.serve import render_html
+from qa.serve.feedback import feedback_record
+from qa.serve.uploads import DEFAULT_MAX_BYTES
+from qa.serve.workspace import Workspace
 from qa.settings import MODES
-from qa.uploads import DEFAULT_MAX_BYTES
-from qa.workspace import Workspace
 
-log = logging.getLogger("qa.app")
+log = logging.getLogger("qa.serve.app")
 CSS_PATH = Path(__file__).with_name("app.css")
 MAX_SOURCE_CHOICES = 1000  # a bigger collection is filtered by typing part of a label
 EXAMPLE = "When did Russia withdraw its S-300 systems from Syria?"

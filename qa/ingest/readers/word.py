@@ -18,7 +18,7 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from qa.errors import UnreadableDocument
-from qa.readers.base import Problem, ReadResult, clean_title, first_line, iso_date, require_text
+from qa.ingest.readers.base import Problem, ReadResult, clean_title, first_line, iso_date, require_text
 from qa.records import Document
 
 _BLOCK_BREAK = "\n\n"

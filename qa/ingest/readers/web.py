@@ -16,8 +16,8 @@ import lxml.html
 import trafilatura
 
 from qa.errors import UnreadableDocument
-from qa.readers.base import ReadResult, clean_title, first_line, quiet, require_text
-from qa.readers.text import decode_text
+from qa.ingest.readers.base import ReadResult, clean_title, first_line, quiet, require_text
+from qa.ingest.readers.text import decode_text
 from qa.records import Document
 
 _BOILERPLATE = ("script", "style", "nav", "header", "footer", "noscript", "template", "aside", "form")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.errors import UploadError
-from qa.readers import SUPPORTED_SUFFIXES
+from qa.ingest.readers import SUPPORTED_SUFFIXES
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 MAX_NAME_CHARS = 120

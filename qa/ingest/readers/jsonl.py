@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 from qa.errors import UnreadableDocument
-from qa.readers.base import Problem, ReadResult, clean_title, first_line
-from qa.readers.text import decode_text
+from qa.ingest.readers.base import Problem, ReadResult, clean_title, first_line
+from qa.ingest.readers.text import decode_text
 from qa.records import Document
 
 MAX_LINE_PROBLEMS = 20  # past this, one summary line instead of one per broken line

@@ -35,8 +35,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from qa import cues
-from qa.chunking import split_sentences
+from qa.answer import cues
+from qa.ingest.chunking import split_sentences
 from qa.records import Answer, Passage
 
 FEATURES = (

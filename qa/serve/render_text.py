@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from qa.build import BuildReport
+from qa.index.build import BuildReport
 from qa.records import Passage, Result
 
 

@@ -3,8 +3,8 @@
 The pipeline for one question, given its vector (the caller owns the model and embeds; nothing here does)::
 
     filters -> row mask -> dense run + lexical run (top ``depth`` chunks each)
-            -> scores calibrated against the whole corpus (qa.calibration) -> fusion (qa.fusion)
-            -> one passage per document (its best chunk) -> collapse republished text (qa.grouping) -> k hits
+            -> scores calibrated against the whole corpus (qa.index.calibration) -> fusion (qa.search.fusion)
+            -> one passage per document (its best chunk) -> collapse republished text (qa.search.grouping) -> k hits
 
 Filters are applied before search (FAISS's ID selector, a mask on the BM25 scores), and the depth grows until k
 documents come back or every matching chunk has been seen, so a narrow filter or a long document never leaves the
@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import ann, store
-from qa.calibration import DenseStats, zscores
-from qa.filters import Filters
-from qa.fusion import Run, blend, pool, ranked, rrf
-from qa.grouping import Fingerprint, collapse_duplicates, fingerprint
-from qa.lexical import LexicalIndex
+from qa.index import store, vector_index
+from qa.index.calibration import DenseStats, zscores
+from qa.index.lexical import LexicalIndex
+from qa.search.filters import Filters
+from qa.search.fusion import Run, blend, pool, ranked, rrf
+from qa.search.grouping import Fingerprint, collapse_duplicates, fingerprint
 from qa.settings import RetrievalSettings
 
 PRINT_CACHE_BYTES = 32 * 2**20  # fingerprints of documents shown, kept per generation
@@ -98,7 +98,7 @@ class Searcher:
         params = None
         if allowed is not None:
             selector = faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64))
-            params = ann.restricted(self.data.faiss_index, selector)
+            params = vector_index.restricted(self.data.faiss_index, selector)
         depth = min(depth, len(self.data.chunks))
         scores, rows = self.data.faiss_index.search(np.asarray(vector, np.float32).reshape(1, -1), depth,
                                                     params=params)
@@ -148,7 +148,8 @@ class Searcher:
         extra = np.setdiff1d(lexical_rows, dense_rows)
         if len(extra):
             dense_rows = np.concatenate([dense_rows, extra])
-            dense_scores = np.concatenate([dense_scores, ann.vectors_of(self.data.faiss_index, extra) @ vector])
+            extra_vectors = vector_index.vectors_of(self.data.faiss_index, extra)
+            dense_scores = np.concatenate([dense_scores, extra_vectors @ vector])
         return [(dense_rows, self.dense_stats.zscores(vector, dense_scores)), (union, bm25_z[union])]
 
     @staticmethod
@@ -158,7 +159,7 @@ class Searcher:
         weights = [settings.dense_weight, 1 - settings.dense_weight]
         if settings.fusion == "rrf":
             return rrf(runs, settings.rrf_k, weights=[2 * w for w in weights])
-        # "corpus": the runs already hold z-scores against the whole corpus (qa.calibration)
+        # "corpus": the runs already hold z-scores against the whole corpus (qa.index.calibration)
         return blend(runs, weights, "none" if settings.normaliser == "corpus" else settings.normaliser)
 
     def _select(self, run: Run, k: int, settings: RetrievalSettings) -> list[Hit]:

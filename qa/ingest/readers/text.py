@@ -16,7 +16,7 @@ from pathlib import Path
 import charset_normalizer
 
 from qa.errors import UnreadableDocument
-from qa.readers.base import ReadResult, first_line, require_text
+from qa.ingest.readers.base import ReadResult, first_line, require_text
 from qa.records import Document
 
 _BOMS = (  # UTF-32 first: its LE BOM starts with the UTF-16 LE one

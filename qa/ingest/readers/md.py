@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 
 from qa.errors import UnreadableDocument
-from qa.readers.base import ReadResult, clean_title, first_line, iso_date, require_text
-from qa.readers.text import decode_text
+from qa.ingest.readers.base import ReadResult, clean_title, first_line, iso_date, require_text
+from qa.ingest.readers.text import decode_text
 from qa.records import Document
 
 _FRONT_MATTER = re.compile(r"---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|$)", re.DOTALL)

@@ -12,16 +12,16 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from qa import store
 from qa.assistant import Assistant
-from qa.build import BuildReport, build_index
-from qa.embedding import PACKAGED_MODEL, Embedder, embedder_for
+from qa.embed.embedders import PACKAGED_MODEL, Embedder, embedder_for
 from qa.errors import IndexBusyError, IndexMissingError, UploadError
-from qa.feedback import append_feedback
-from qa.filters import Filters
+from qa.index import store
+from qa.index.build import BuildReport, build_index
 from qa.records import Result
+from qa.search.filters import Filters
+from qa.serve.feedback import append_feedback
+from qa.serve.uploads import DEFAULT_MAX_BYTES, Saved, check_upload, save_upload
 from qa.settings import DEFAULT, Settings
-from qa.uploads import DEFAULT_MAX_BYTES, Saved, check_upload, save_upload
 
 
 class Workspace:

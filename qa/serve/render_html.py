@@ -17,7 +17,7 @@ from html import escape
 from typing import Any
 
 from qa.records import Answer, Passage, Result
-from qa.render import location_parts
+from qa.serve.render_text import location_parts
 
 FOLD_CHARS = 1000  # longer passages fold behind a preview (a typical 200-token passage is 800-1100 chars)
 PREVIEW_CHARS = 420

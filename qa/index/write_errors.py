@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from qa.errors import IndexWriteError
-from qa.store import CURRENT
+from qa.index.store import CURRENT
 
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _NO_ACCESS = {errno.EACCES, errno.EPERM, errno.EROFS}

@@ -28,7 +28,7 @@ def _index_default() -> Path:
 
 
 def _embedder(args: argparse.Namespace):
-    from qa.embedding import PACKAGED_MODEL, embedder_for
+    from qa.embed.embedders import PACKAGED_MODEL, embedder_for
 
     index = getattr(args, "index", None)
     return embedder_for(os.environ.get("QA_MODEL", PACKAGED_MODEL), device=getattr(args, "device", None),
@@ -36,8 +36,8 @@ def _embedder(args: argparse.Namespace):
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from qa.build import build_index
-    from qa.render import report_text
+    from qa.index.build import build_index
+    from qa.serve.render_text import report_text
 
     report = build_index(args.corpus, args.index, _embedder(args), full=args.full, progress=not args.quiet,
                          index_kind=args.index_kind)
@@ -50,7 +50,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.assistant import Assistant
-    from qa.render import result_text
+    from qa.serve.render_text import result_text
 
     assistant = Assistant.load(args.index)
     filters = {name: getattr(args, name) for name in ("source", "date_from", "date_to", "path")
@@ -65,14 +65,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no telemetry
-    from qa.app import serve
+    from qa.serve.app import serve
 
     return serve(args.index, args.corpus, host=args.host, port=args.port, auth=args.auth or os.environ.get("QA_AUTH"),
                  share=args.share, max_upload_mb=args.max_upload_mb, model=os.environ.get("QA_MODEL"))
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from qa.evaluate import default_index, evaluate, load_dataset, report_table, run_file_for, write_run_file
+    from qa.evaluation.evaluate import default_index, evaluate, load_dataset, report_table, run_file_for, write_run_file
 
     dataset = load_dataset(args.dataset, split=args.split)
     modes = list(MODES) if args.mode == "all" else [args.mode]

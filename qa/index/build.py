@@ -20,12 +20,13 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
-from qa import ann, calibration, lexical, readers, store
-from qa.cache import EmbeddingCache, text_key
-from qa.chunking import chunk_document, embedding_text
-from qa.diskerrors import index_writes
-from qa.embedding import Embedder
+from qa.embed.cache import EmbeddingCache, text_key
+from qa.embed.embedders import Embedder
 from qa.errors import CorpusError, IndexBusyError, IndexCorruptError, IndexMissingError, UnreadableDocument
+from qa.index import calibration, lexical, store, vector_index
+from qa.index.write_errors import index_writes
+from qa.ingest import readers
+from qa.ingest.chunking import chunk_document, embedding_text
 from qa.records import Document
 from qa.settings import DEFAULT, Settings
 
@@ -151,8 +152,8 @@ def build_index(
 ) -> BuildReport:
     """Bring the index in ``index_dir`` up to date with ``corpus`` (a folder or one file).
 
-    ``index_kind`` is ``flat``, ``hnsw``, ``ivf`` or ``auto`` (exact below ``qa.ann.ANN_THRESHOLD`` vectors); None
-    keeps what the previous build was asked for.
+    ``index_kind`` is ``flat``, ``hnsw``, ``ivf`` or ``auto`` (exact below
+    ``qa.index.vector_index.ANN_THRESHOLD`` vectors); None keeps what the previous build was asked for.
     """
     settings.chunk.check_fits(embedder.max_tokens)
     index_dir = Path(index_dir)
@@ -259,7 +260,8 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
     requested = index_kind or (prev.manifest["index"].get("requested", "auto") if prev else "auto")
     if (prev is not None and current == prev_prints and prev.manifest.get("file_sha256") == file_sha
             and prev.manifest.get("search") == _search_entry(settings)
-            and ann.IndexSpec.from_dict(prev.manifest["index"]) == ann.choose_spec(len(prev.chunks), requested)):
+            and vector_index.IndexSpec.from_dict(prev.manifest["index"])
+            == vector_index.choose_spec(len(prev.chunks), requested)):
         # Nothing changed: keep the live generation rather than writing an identical one.
         return BuildReport(
             added=(), changed=(), removed=(), unchanged=len(current), problems=tuple(problems),
@@ -277,8 +279,8 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
     notes = tuple(n for n in (note, cache.note) if n)
     vectors, chunks = _assemble(plan, prev, vectors_by_key, embedder.dim)
 
-    spec = ann.choose_spec(len(vectors), requested)
-    faiss_index = ann.build(vectors, spec)
+    spec = vector_index.choose_spec(len(vectors), requested)
+    faiss_index = vector_index.build(vectors, spec)
 
     added = tuple(sorted(set(current) - set(prev_prints)))
     changed = tuple(sorted(k for k in current if k in prev_prints and prev_prints[k] != current[k]))

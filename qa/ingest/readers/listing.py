@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 
 from qa.errors import CorpusError
-from qa.readers.base import Problem
+from qa.ingest.readers.base import Problem
 
 
 def list_corpus_files(root: Path, suffixes: frozenset[str]) -> tuple[list[tuple[Path, str]], list[Problem]]:
-    """``([(absolute path, relative posix path)], problems)`` sorted by relative path; see ``qa.readers``."""
+    """``([(absolute path, relative posix path)], problems)`` sorted by relative path; see ``qa.ingest.readers``."""
     root = Path(root)
     if not root.exists():
         raise CorpusError(f"corpus folder not found: {root} — create it and put documents in it, or pass --corpus PATH")

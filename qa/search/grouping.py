@@ -34,7 +34,7 @@ class Fingerprint:
     mod-sampling), so a shingle shared by two texts is in both sketches or in neither.
 
     Both are sorted arrays of distinct int64 hashes: 8 bytes a shingle, where a frozenset of Python ints takes
-    about 60 (a searcher keeps the fingerprints of documents it has shown; qa.search).
+    about 60 (a searcher keeps the fingerprints of documents it has shown; qa.search.searcher).
     """
 
     shingles: np.ndarray

@@ -9,7 +9,7 @@ Two kinds of dataset:
   top passage's source label, ``answer`` one expected in the answer) asked against an existing index.
 
 Rankings are document level: a passage counts as its document (the corpus ``_id`` for BEIR collections), once.
-Metrics come from ``qa.metrics`` (trec_eval's definitions via pytrec_eval).
+Metrics come from ``qa.evaluation.metrics`` (trec_eval's definitions via pytrec_eval).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 from qa.assistant import Assistant, check_k
 from qa.errors import DatasetError, QuestionError
-from qa.metrics import contains_answer, percentiles, ranking_metrics, strict_scores
+from qa.evaluation.metrics import contains_answer, percentiles, ranking_metrics, strict_scores
 
 
 @dataclass(frozen=True)
@@ -220,10 +220,10 @@ def evaluate(dataset: Dataset, index_dir: Path, modes: Sequence[str], k: int, *,
 
     k = check_k(k, DEFAULT.max_k)
     if dataset.kind == "beir":
-        from qa.build import build_index
+        from qa.index.build import build_index
 
         if embedder is None:
-            from qa.embedding import SentenceTransformerEmbedder
+            from qa.embed.embedders import SentenceTransformerEmbedder
 
             embedder = SentenceTransformerEmbedder()
         build_index(dataset.corpus, index_dir, embedder, progress=progress)

@@ -14,7 +14,7 @@ import pypdf
 from pypdf.errors import DependencyError, PyPdfError
 
 from qa.errors import UnreadableDocument
-from qa.readers.base import Problem, ReadResult, clean_title, first_line, iso_date, quiet
+from qa.ingest.readers.base import Problem, ReadResult, clean_title, first_line, iso_date, quiet
 from qa.records import Document
 
 _PAGE_BREAK = "\n\n"

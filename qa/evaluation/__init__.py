@@ -1,0 +1,1 @@
+"""Evaluation: datasets, runs and the standard metrics behind ``qa eval``."""

@@ -5,9 +5,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qa.errors import SettingsError
-from qa.ingest.chunking import chunk_document, embedding_text, simple_token_spans, split_sentences
+from qa.ingest.chunking import chunk_document, embedding_text
 from qa.records import Document
 from qa.settings import ChunkSettings
+from qa.text import simple_token_spans, split_sentences
 
 SMALL = ChunkSettings(max_tokens=20, overlap_tokens=8, title_tokens=5)
 

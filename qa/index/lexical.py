@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,28 +32,18 @@ import numpy as np
 from qa.errors import IndexCorruptError
 from qa.records import Document
 from qa.settings import LexicalSettings
+from qa.text import stemmer
 
 LEXICAL_FORMAT = 1
 FOLDER = "lexical"
 HEADER = "qa-lexical.json"
 REBUILD_HINT = "rebuild it with `qa index --full`"
 
-_local = threading.local()  # subtle: a PyStemmer Stemmer is not thread-safe, so each thread gets its own
-
-
-def _stemmer():
-    if not hasattr(_local, "stemmer"):
-        import Stemmer
-
-        _local.stemmer = Stemmer.Stemmer("english")
-    return _local.stemmer
-
-
 def analyze(texts: Sequence[str]) -> list[list[str]]:
     """Texts -> lower-cased, stop-word-free, stemmed terms (the one analyzer for chunks and questions)."""
     import bm25s
 
-    return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+    return bm25s.tokenize(list(texts), stopwords="en", stemmer=stemmer(), return_ids=False, show_progress=False)
 
 
 def lexical_text(doc: Document, start: int, end: int) -> str:

@@ -1,58 +1,25 @@
 """Pure: a ``Document`` becomes ``Chunk``s that fit the embedding model, with exact character offsets.
 
-Sentences are packed greedily up to ``max_tokens`` word pieces (counted with the model's own tokenizer, passed in
-as ``token_spans``), neighbours share up to ``overlap_tokens`` of whole sentences, and a sentence longer than the
-limit is cut at a word boundary. Section headings always start a new chunk. Invariant, tested:
-``chunk.text == document.text[chunk.start:chunk.end]`` and no chunk exceeds ``max_tokens``.
+Sentences (``qa.text.split_sentences``) are packed greedily up to ``max_tokens`` word pieces (counted with the
+model's own tokenizer, passed in as ``token_spans``), neighbours share up to ``overlap_tokens`` of whole sentences,
+and a sentence longer than the limit is cut at a word boundary. Section headings always start a new chunk.
+Invariant, tested: ``chunk.text == document.text[chunk.start:chunk.end]`` and no chunk exceeds ``max_tokens``.
 
 Example::
 
+    >>> from qa.text import simple_token_spans
     >>> doc = Document("a.txt", "a.txt", "One. Two three.", "One.")
-    >>> [c.text for c in chunk_document(doc, simple_token_spans, ChunkSettings(max_tokens=16))]
+    >>> [c.text for c in chunk_document(doc, simple_token_spans, ChunkSettings(max_tokens=16, overlap_tokens=0))]
     ['One. Two three.']
 """
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
 
 from qa.records import Chunk, Document
 from qa.settings import ChunkSettings
-
-TokenSpans = Callable[[str], Sequence[tuple[int, int]]]
-
-# A sentence ends at . ! ? (plus closing quotes/brackets) before whitespace and a capital, digit or quote,
-# or at any line break: headings, bullets and paragraphs stay separate sentences.
-# Footnote marks such as "[12]" stay with their sentence.
-_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?:\[\d+\])*\s+(?=[A-Z0-9\"“‘'(\[])|\n+")
-_SIMPLE_TOKEN = re.compile(r"\w+|[^\w\s]")
-
-
-def simple_token_spans(text: str) -> list[tuple[int, int]]:
-    """A stand-in tokenizer (words and punctuation) for tests and the fake embedder."""
-    return [m.span() for m in _SIMPLE_TOKEN.finditer(text)]
-
-
-def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Sentence spans in ``text[start:end]``, whitespace trimmed, empty ones dropped."""
-    end = len(text) if end is None else end
-    spans = []
-    pos = start
-    for match in _SENTENCE_END.finditer(text, start, end):
-        spans.append((pos, match.end()))
-        pos = match.end()
-    spans.append((pos, end))
-    return [trimmed for s, e in spans if (trimmed := _trim(text, s, e))]
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return (start, end) if start < end else None
+from qa.text import TokenSpans, split_sentences, trim_span
 
 
 class _TokenIndex:
@@ -81,7 +48,7 @@ class _TokenIndex:
                 if back > first + 1:
                     stop = back
             piece_end = self.ends[stop - 1] if stop < last else end
-            if (span := _trim(text, self.starts[first], piece_end)) is not None:
+            if (span := trim_span(text, self.starts[first], piece_end)) is not None:
                 pieces.append(span)
             first = stop
         return pieces

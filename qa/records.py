@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from qa.settings import DEFAULT_MODE
+
 
 def source_label(title: str, publisher: str | None, date: str | None) -> str:
     """``"Title · Publisher · 2024-11-30"``, leaving out what is unknown."""
@@ -81,13 +83,6 @@ class Chunk:
     page: int | None = None
     section: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Chunk:
-        return cls(**data)
-
 
 @dataclass(frozen=True)
 class Passage:
@@ -139,7 +134,7 @@ class Result:
     question: str
     passages: tuple[Passage, ...]
     answer: Answer | None = None
-    mode: str = "dense"
+    mode: str = DEFAULT_MODE  # the mode that found the passages
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
     generation: str | None = None  # the index generation every passage came from
 

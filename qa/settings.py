@@ -49,6 +49,7 @@ class ChunkSettings:
 
 
 MODES = ("dense", "lexical", "hybrid")
+DEFAULT_MODE = "hybrid"
 FUSIONS = ("blend", "rrf")
 NORMALISERS = ("corpus", "zscore", "minmax")
 
@@ -89,7 +90,7 @@ class RetrievalSettings:
     must occur in an already shown document for the passage to count as the same text published twice.
     """
 
-    mode: str = "hybrid"
+    mode: str = DEFAULT_MODE
     fusion: str = "blend"
     normaliser: str = "corpus"
     dense_weight: float = 0.65

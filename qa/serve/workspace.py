@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.assistant import Assistant
-from qa.embed.embedders import PACKAGED_MODEL, Embedder, embedder_for
+from qa.embed.embedders import Embedder, embedder_for
 from qa.errors import IndexBusyError, IndexMissingError, UploadError
 from qa.index import store
 from qa.index.build import BuildReport, build_index
@@ -33,7 +33,7 @@ class Workspace:
         self.settings = settings
         self.max_upload_bytes = max_upload_bytes
         self._assistant = assistant
-        self._model = model
+        self._model = model or None  # an empty QA_MODEL means none was named
         self._builder = builder
         self._load_lock = threading.Lock()
         self._build_lock = threading.Lock()
@@ -52,8 +52,8 @@ class Workspace:
         # subtle: the builder gets its own model instance, so a question never waits for a rebuild's batch
         if self._builder is None:
             assistant = self.assistant
-            name = self._model or (assistant.data.manifest["model"]["name"] if assistant else PACKAGED_MODEL)
-            self._builder = embedder_for(name, cache_dir=self.index_dir / "cache")
+            built_with = assistant.data.manifest["model"]["name"] if assistant else None
+            self._builder = embedder_for(self._model, cache_dir=self.index_dir / "cache", built_with=built_with)
         return self._builder
 
     def info(self) -> dict[str, Any] | None:

@@ -91,7 +91,8 @@ def test_questions_during_a_rebuild_use_the_current_index(ws: Workspace, small_c
 def test_ensure_index_builds_only_when_missing(small_corpus: Path, tmp_path: Path, embedder) -> None:
     ws = Workspace(tmp_path / "fresh", small_corpus, builder=embedder)
     assert ws.ensure_index(progress=False).documents == 3
-    assert ws.ensure_index(progress=False) is None and ws.sources()[0] == "Apples · Orchard Weekly · 2023-05-01"
+    first_source, _ = ws.info()["sources"][0]  # (source label, path) pairs, sorted
+    assert ws.ensure_index(progress=False) is None and first_source == "Apples · Orchard Weekly · 2023-05-01"
 
 
 def test_uploads_are_saved_then_indexed_and_refusals_explained(ws: Workspace, tmp_path: Path) -> None:

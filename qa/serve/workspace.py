@@ -56,6 +56,17 @@ class Workspace:
             self._builder = embedder_for(self._model, cache_dir=self.index_dir / "cache", built_with=built_with)
         return self._builder
 
+    def warm_up(self) -> None:
+        """Load the model that embeds questions now (when there is an index), not on the first question."""
+        assistant = self.assistant
+        if assistant is not None:
+            assistant.embedder.embed(["warm up"])
+
+    @property
+    def default_mode(self) -> str:
+        """The retrieval mode a question uses unless it names one."""
+        return self.settings.retrieval.mode
+
     def info(self) -> dict[str, Any] | None:
         assistant = self.assistant
         if assistant is None:
@@ -96,10 +107,6 @@ class Workspace:
             raise IndexMissingError("there is no index yet: add documents in the Documents tab, then ask again")
         assistant.reload_if_changed()
         return assistant.ask(question, k=None if k in (None, "") else k, mode=mode or None, filters=filters)
-
-    def sources(self) -> list[str]:
-        info = self.info()
-        return sorted({source for source, _ in info["sources"]}) if info else []
 
     # -- uploads and ratings -----------------------------------------------------------------------------------
     def add_files(self, files: list[tuple[Path, str]]) -> tuple[list[Saved], list[tuple[str, str]]]:

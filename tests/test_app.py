@@ -12,6 +12,7 @@ import pytest
 from qa.assistant import Assistant
 from qa.errors import SettingsError
 from qa.index.build import build_index
+from qa.serve.workspace import Workspace
 
 
 def free_port() -> int:
@@ -30,7 +31,7 @@ def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("app")
     corpus = write_small_corpus(root / "corpus")
     build_index(corpus, root / "index", HashingEmbedder(64), progress=False)
-    app = build_app(root / "index", corpus)
+    app = build_app(Workspace(root / "index", corpus))
     _, url, _ = launch(app, port=free_port(), prevent_thread_lock=True)
     yield url, root / "index", corpus
     app.close()
@@ -82,7 +83,7 @@ def test_login_is_required_when_asked(small_corpus: Path, tmp_path: Path, embedd
     from qa.serve.app import build_app, launch
 
     build_index(small_corpus, tmp_path / "index", embedder, progress=False)
-    app = build_app(tmp_path / "index", small_corpus)
+    app = build_app(Workspace(tmp_path / "index", small_corpus))
     _, url, _ = launch(app, port=free_port(), auth=("ana", "s3cret"), prevent_thread_lock=True)
     try:
         assert httpx.get(f"{url}config").status_code == 401
@@ -94,13 +95,14 @@ def test_login_is_required_when_asked(small_corpus: Path, tmp_path: Path, embedd
         app.close()
 
 
-def test_build_app_takes_a_loaded_assistant(small_corpus: Path, tmp_path: Path, embedder) -> None:
+def test_the_page_can_be_built_over_a_loaded_assistant(small_corpus: Path, tmp_path: Path, embedder) -> None:
     from qa.serve.app import build_app
 
     build_index(small_corpus, tmp_path / "index", embedder, progress=False)
     assistant = Assistant.load(tmp_path / "index")
-    app = build_app(assistant, small_corpus)
-    assert app.qa_workspace.assistant is assistant and app.qa_workspace.corpus_dir == small_corpus
+    workspace = Workspace(assistant.index_dir, small_corpus, assistant=assistant)
+    build_app(workspace)
+    assert workspace.assistant is assistant and workspace.corpus_dir == small_corpus
 
 
 @pytest.mark.parametrize("value", ["nopassword", ":x", "user:", ""])

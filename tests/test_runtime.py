@@ -9,7 +9,13 @@ import pytest
 
 from qa.assistant import Assistant
 from qa.embed import runtimes
-from qa.embed.embedders import PACKAGED_MODEL, SentenceTransformerEmbedder, query_embedder
+from qa.embed.embedders import (
+    PACKAGED_MODEL,
+    HashingEmbedder,
+    SentenceTransformerEmbedder,
+    embedder_for,
+    query_embedder,
+)
 from qa.errors import IndexCorruptError, ModelError, SettingsError
 from qa.index import store
 from qa.index.build import build_index
@@ -51,6 +57,18 @@ def test_explicit_openvino_without_the_package_says_what_to_do(no_gpu, monkeypat
     monkeypatch.setattr(runtimes, "openvino_available", lambda: False)
     with pytest.raises(ModelError, match="needs the openvino package"):
         runtimes.resolve("openvino-fp32", "cpu")
+
+
+def test_a_build_uses_the_named_model_else_the_index_s_else_the_packaged_one(tmp_path: Path) -> None:
+    assert embedder_for("hashing-64", built_with="hashing-32").name == "hashing-64"
+    assert isinstance(embedder_for(built_with="hashing-32"), HashingEmbedder)
+    assert embedder_for(built_with="hashing-32").dim == 32
+    packaged = embedder_for(device="cpu", variant="torch-fp32", cache_dir=tmp_path / "cache")
+    assert isinstance(packaged, SentenceTransformerEmbedder) and packaged.name == PACKAGED_MODEL
+    assert (packaged.requested_device, packaged.requested_variant, packaged.cache_dir) == (
+        "cpu", "torch-fp32", tmp_path / "cache")
+    with pytest.raises(ModelError, match="unknown embedding model ''"):
+        embedder_for("")  # an empty name is a mistake, not "the default"
 
 
 def test_an_index_is_searched_with_its_own_variant_where_it_runs(no_gpu, monkeypatch: pytest.MonkeyPatch,

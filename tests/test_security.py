@@ -108,26 +108,35 @@ def app_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def served(app_root: Path):
     from qa.serve.app import build_app, launch
+    from qa.serve.workspace import Workspace
 
-    app = build_app(app_root / "index", app_root / "corpus", max_upload_bytes=MAX_UPLOAD)
+    app = build_app(Workspace(app_root / "index", app_root / "corpus", max_upload_bytes=MAX_UPLOAD))
     _, url, _ = launch(app, port=free_port(), prevent_thread_lock=True, max_upload_bytes=MAX_UPLOAD)
     yield app, url
     app.close()
 
 
+ASK = ("qa-question", "submit")  # the question box's Enter: the page's ask event
+ADD = ("qa-upload", "upload")  # the upload box's event
+
+
 class Page:
     """What the browser does: upload to Gradio's cache, then run an event by its number over the queue."""
 
-    def __init__(self, app, url: str):
-        self.app, self.url, self.http = app, url, httpx.Client(timeout=60)
+    def __init__(self, url: str):
+        self.url, self.http = url, httpx.Client(timeout=60)
 
-    def event(self, name: str) -> tuple[int, int]:
-        number = next(i for i, fn in self.app.fns.items() if fn.name == name)
-        return number, self.app.fns[number].targets[0][0]
+    def event(self, elem_id: str, event: str) -> tuple[int, int]:
+        """The number of ``event`` on the component ``elem_id`` and the component's id, found in the page's
+        config as the browser finds them."""
+        config = self.http.get(f"{self.url}config").json()
+        trigger = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == elem_id)
+        number = next(d["id"] for d in config["dependencies"] if [trigger, event] in d["targets"])
+        return number, trigger
 
-    def run(self, name: str, data: list) -> dict:
+    def run(self, trigger_event: tuple[str, str], data: list) -> dict:
         """The completed message, with the toasts shown on the way under "toasts"."""
-        number, trigger = self.event(name)
+        number, trigger = self.event(*trigger_event)
         session = uuid.uuid4().hex
         joined = self.http.post(f"{self.url}gradio_api/queue/join", json={
             "data": data, "fn_index": number, "trigger_id": trigger, "session_hash": session, "event_data": None})
@@ -148,12 +157,12 @@ class Page:
     def add(self, *files: tuple[str, str]) -> dict:
         """The upload box's event with (server path, name the browser claims) pairs."""
         payload = [{"path": path, "orig_name": name, "meta": {"_type": "gradio.FileData"}} for path, name in files]
-        return self.run("add", [payload])
+        return self.run(ADD, [payload])
 
 
 @pytest.fixture
 def page(served) -> Page:
-    return Page(*served)
+    return Page(served[1])
 
 
 def corpus_files(root: Path) -> set[str]:
@@ -214,7 +223,8 @@ def test_no_file_outside_is_served(served, app_root: Path) -> None:
     generation = (app_root / "index" / "CURRENT").read_text().strip()
     targets = ["/etc/passwd", str(app_root / "outside.txt"), str(app_root / "corpus" / "rivers.txt"),
                str(app_root / "index" / "generations" / generation / "documents.jsonl"),
-               str(app_root / "index" / "cache" / "embeddings.sqlite"), str(REPO / "qa" / "app.py")]
+               str(app_root / "index" / "cache" / "embeddings.sqlite"),
+               str(REPO / "qa" / "serve" / "chat_page.py")]  # where build_app is defined
     urls = []
     for target in targets:
         urls += [f"gradio_api/file={target}", f"file={target}", f"gradio_api/file={target.replace('/', '%2F')}",
@@ -232,7 +242,7 @@ def test_no_file_outside_is_served(served, app_root: Path) -> None:
 
 @pytest.mark.parametrize(("question", "refusal"), [c[1:] for c in QUESTIONS], ids=[c[0] for c in QUESTIONS])
 def test_bad_questions_in_the_page_are_one_line_messages(question: str, refusal: str | None, page: Page) -> None:
-    message = page.run("chat_ask", [question, [], {}, 3, "hybrid", "", "", ""])
+    message = page.run(ASK, [question, [], {}, 3, "hybrid", "", "", ""])
     assert message["success"], message  # the conversation stays; a refusal is a toast beside it
     if refusal is None:
         assert message["toasts"] == [] and "qa-passage" in json.dumps(message["output"]["data"])

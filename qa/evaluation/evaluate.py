@@ -223,9 +223,9 @@ def evaluate(dataset: Dataset, index_dir: Path, modes: Sequence[str], k: int, *,
         from qa.index.build import build_index
 
         if embedder is None:
-            from qa.embed.embedders import SentenceTransformerEmbedder
+            from qa.embed.embedders import embedder_for
 
-            embedder = SentenceTransformerEmbedder()
+            embedder = embedder_for()
         build_index(dataset.corpus, index_dir, embedder, progress=progress)
     assistant = Assistant.load(index_dir, embedder=embedder)
     return [run_mode(assistant, dataset, mode, k, progress=progress) for mode in modes]

@@ -16,7 +16,6 @@ from qa.errors import QAError
 from qa.settings import DEFAULT, MODES
 
 EXIT_ERROR = 1
-EXIT_USAGE = 2
 
 
 def _corpus_default() -> Path:
@@ -28,10 +27,10 @@ def _index_default() -> Path:
 
 
 def _embedder(args: argparse.Namespace):
-    from qa.embed.embedders import PACKAGED_MODEL, embedder_for
+    from qa.embed.embedders import embedder_for
 
     index = getattr(args, "index", None)
-    return embedder_for(os.environ.get("QA_MODEL", PACKAGED_MODEL), device=getattr(args, "device", None),
+    return embedder_for(os.environ.get("QA_MODEL"), device=getattr(args, "device", None),
                         variant=getattr(args, "variant", None), cache_dir=index / "cache" if index else None)
 
 
@@ -93,12 +92,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qa", description="Ask questions over a folder of documents, offline.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    index = sub.add_parser("index", help="build or update the index from the corpus",
-                           description="Build the index from the corpus, re-embedding only what changed.")
+def _add_index_arguments(index: argparse.ArgumentParser) -> None:
     index.add_argument("--corpus", type=Path, default=_corpus_default(),
                        help="folder (or single file) of documents (default: corpus/ or $QA_CORPUS)")
     index.add_argument("--index", type=Path, default=_index_default(),
@@ -116,8 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     index.set_defaults(func=cmd_index)
 
-    ask = sub.add_parser("ask", help="answer a question from the index",
-                         description="Show the passages that answer QUESTION, each with its source.")
+
+def _add_ask_arguments(ask: argparse.ArgumentParser) -> None:
     ask.add_argument("question", metavar="QUESTION")
     ask.add_argument("--index", type=Path, default=_index_default(),
                      help="index folder (default: index/ or $QA_INDEX)")
@@ -131,12 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     ask.set_defaults(func=cmd_ask)
 
-    ev = sub.add_parser("eval", help="measure retrieval and answers on a benchmark or a questions file",
-                        description="Ask every question of DATASET and print nDCG@10, MRR@10, recall, success, "
-                                    "answer checks and latency. DATASET is a BEIR folder (corpus.jsonl, "
-                                    "queries.jsonl, qrels.tsv, optional answers.jsonl; its corpus is indexed into "
-                                    "--index, reused when unchanged) or a questions .jsonl file ({\"question\", "
-                                    "\"source\", \"answer\"} a line) asked against an existing index.")
+
+def _add_eval_arguments(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("dataset", type=Path, metavar="DATASET")
     ev.add_argument("--index", type=Path, help="index folder (default: index-eval/<dataset> for a BEIR folder, "
                                                "index/ or $QA_INDEX for a questions file)")
@@ -153,8 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(func=cmd_eval)
 
-    serve = sub.add_parser("serve", help="open the chat in the browser",
-                           description="Serve the chat page (building the index first if there is none).")
+
+def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--index", type=Path, default=_index_default(),
                        help="index folder (default: index/ or $QA_INDEX)")
     serve.add_argument("--corpus", type=Path, default=_corpus_default(),
@@ -166,6 +156,28 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
     serve.add_argument("--max-upload-mb", type=float, default=50, help="largest upload accepted (default: 50)")
     serve.set_defaults(func=cmd_serve)
+
+
+EVAL_DESCRIPTION = ("Ask every question of DATASET and print nDCG@10, MRR@10, recall, success, answer checks and "
+                    "latency. DATASET is a BEIR folder (corpus.jsonl, queries.jsonl, qrels.tsv, optional "
+                    "answers.jsonl; its corpus is indexed into --index, reused when unchanged) or a questions "
+                    ".jsonl file ({\"question\", \"source\", \"answer\"} a line) asked against an existing index.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description="Ask questions over a folder of documents, offline.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_index_arguments(sub.add_parser(
+        "index", help="build or update the index from the corpus",
+        description="Build the index from the corpus, re-embedding only what changed."))
+    _add_ask_arguments(sub.add_parser(
+        "ask", help="answer a question from the index",
+        description="Show the passages that answer QUESTION, each with its source."))
+    _add_eval_arguments(sub.add_parser(
+        "eval", help="measure retrieval and answers on a benchmark or a questions file", description=EVAL_DESCRIPTION))
+    _add_serve_arguments(sub.add_parser(
+        "serve", help="open the chat in the browser",
+        description="Serve the chat page (building the index first if there is none)."))
     return parser
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.assistant import Assistant
-from qa.embed.embedders import PACKAGED_MODEL, Embedder, embedder_for
+from qa.embed.embedders import Embedder, embedder_for
 from qa.errors import IndexBusyError, IndexMissingError, UploadError
 from qa.index import store
 from qa.index.build import BuildReport, build_index
@@ -33,7 +33,7 @@ class Workspace:
         self.settings = settings
         self.max_upload_bytes = max_upload_bytes
         self._assistant = assistant
-        self._model = model
+        self._model = model or None  # an empty QA_MODEL means none was named
         self._builder = builder
         self._load_lock = threading.Lock()
         self._build_lock = threading.Lock()
@@ -52,9 +52,20 @@ class Workspace:
         # subtle: the builder gets its own model instance, so a question never waits for a rebuild's batch
         if self._builder is None:
             assistant = self.assistant
-            name = self._model or (assistant.data.manifest["model"]["name"] if assistant else PACKAGED_MODEL)
-            self._builder = embedder_for(name, cache_dir=self.index_dir / "cache")
+            built_with = assistant.data.manifest["model"]["name"] if assistant else None
+            self._builder = embedder_for(self._model, cache_dir=self.index_dir / "cache", built_with=built_with)
         return self._builder
+
+    def warm_up(self) -> None:
+        """Load the model that embeds questions now (when there is an index), not on the first question."""
+        assistant = self.assistant
+        if assistant is not None:
+            assistant.embedder.embed(["warm up"])
+
+    @property
+    def default_mode(self) -> str:
+        """The retrieval mode a question uses unless it names one."""
+        return self.settings.retrieval.mode
 
     def info(self) -> dict[str, Any] | None:
         assistant = self.assistant
@@ -96,10 +107,6 @@ class Workspace:
             raise IndexMissingError("there is no index yet: add documents in the Documents tab, then ask again")
         assistant.reload_if_changed()
         return assistant.ask(question, k=None if k in (None, "") else k, mode=mode or None, filters=filters)
-
-    def sources(self) -> list[str]:
-        info = self.info()
-        return sorted({source for source, _ in info["sources"]}) if info else []
 
     # -- uploads and ratings -----------------------------------------------------------------------------------
     def add_files(self, files: list[tuple[Path, str]]) -> tuple[list[Saved], list[tuple[str, str]]]:

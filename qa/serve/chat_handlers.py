@@ -1,0 +1,165 @@
+"""What the chat page does when something happens on it: one module-level function per event.
+
+Each handler takes the ``Workspace`` and the event's inputs explicitly and returns the updates for the event's
+outputs, so a test calls it directly with a workspace; ``qa.serve.chat_page`` only lays the page out and binds the
+handlers to its events. All HTML comes from ``qa.serve.render_html``.
+
+Errors users can fix become a toast with the message; anything else is logged with its traceback on the server and
+shown as one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from html import escape
+from pathlib import Path
+from textwrap import shorten
+from typing import Any
+
+import gradio as gr
+
+from qa.errors import QAError
+from qa.serve import render_html
+from qa.serve.feedback import feedback_record
+from qa.serve.workspace import Workspace
+
+log = logging.getLogger("qa.serve.app")
+MAX_SOURCE_CHOICES = 1000  # a bigger collection is filtered by typing part of a label
+
+
+def user_message(exc: Exception) -> str:
+    """One line for the user; an unexpected error is logged with its traceback on the server only."""
+    if isinstance(exc, QAError):
+        return str(exc)
+    log.exception("unexpected error in the app")
+    return f"unexpected error ({type(exc).__name__}); the details are in the server log"
+
+
+def warn(exc: Exception, title: str = "Cannot do that") -> None:
+    # A toast, not gr.Error: raising would cover the chat with an error overlay and hide the conversation.
+    gr.Warning(escape(user_message(exc)), title=title)
+
+
+def _message_index(index: Any) -> int:
+    return int(index[0] if isinstance(index, list | tuple) else index)
+
+
+# -- the header, the index panel and the source filter -------------------------------------------------------------
+def refresh(workspace: Workspace) -> tuple[str, str, Any]:
+    """The header, the Documents tab's panel and the source choices, for the index as it is now."""
+    try:
+        info = workspace.info()
+    except QAError as exc:
+        return render_html.header_html(None), render_html.notice_html(str(exc), "error"), gr.update()
+    labels = sorted({source for source, _ in info["sources"]})[:MAX_SOURCE_CHOICES] if info else []
+    choices = [("All sources", ""), *labels]
+    return render_html.header_html(info), render_html.info_html(info), gr.update(choices=choices)
+
+
+# -- asking --------------------------------------------------------------------------------------------------------
+def ask_question(workspace: Workspace, question: str, history: list, results: dict, k: float, mode: str,
+        source: str | None, date_from: str, date_to: str) -> tuple[list, dict, str]:
+    """The conversation with the question and its answer appended, the answer kept for ratings, the box emptied."""
+    try:
+        filters = {"source": source or None, "date_from": date_from or None, "date_to": date_to or None}
+        result = workspace.ask(question, int(k), mode=mode, filters=filters)
+    except Exception as exc:
+        warn(exc, "Cannot answer")
+        return gr.skip(), gr.skip(), gr.skip()
+    history = [*history, {"role": "user", "content": render_html.question_html(result.question)},
+               {"role": "assistant", "content": render_html.result_html(result)}]
+    return history, {**results, str(len(history) - 1): result.to_dict()}, ""
+
+
+def new_conversation() -> tuple[list, dict, Any, None]:
+    """An empty chat, no answers kept, no thumbs-down waiting for its passage."""
+    return [], {}, gr.update(visible=False), None
+
+
+def api_ask(workspace: Workspace, question: str, k: int | None = 5, mode: str | None = None) -> dict:
+    """The public ``/ask`` endpoint: the same object as `qa ask --json`; an error is one line for the client."""
+    try:
+        return workspace.ask(question, k, mode=mode or None).to_dict()
+    except Exception as exc:
+        raise gr.Error(user_message(exc), print_exception=False) from None
+
+
+# -- ratings -------------------------------------------------------------------------------------------------------
+def rate(workspace: Workspace, results: dict, event: gr.LikeData) -> tuple[Any, Any, Any]:
+    """Save a thumbs up or down; a thumbs-down opens the box asking which passage does answer (fix box, its
+    choices, the rating waiting for them)."""
+    result = results.get(str(_message_index(event.index)))
+    if result is None or event.liked not in (True, False):
+        return gr.update(visible=False), gr.update(), None
+    rating_id = uuid.uuid4().hex
+    try:
+        workspace.record_feedback(feedback_record(result, bool(event.liked), rating_id=rating_id))
+    except Exception as exc:
+        warn(exc, "Rating not saved")
+        return gr.skip(), gr.skip(), gr.skip()
+    if event.liked:
+        gr.Info("Thanks: saved as a regression question (feedback.jsonl next to the index).")
+        return gr.update(visible=False), gr.update(), None
+    choices = [(f"{p['rank']} · {shorten(p['publisher'] or p['title'], 40, placeholder='…')}", p["rank"])
+               for p in result["passages"]]
+    return (gr.update(visible=True), gr.update(choices=[*choices, ("None of these", 0)], value=None),
+            {"id": rating_id, "result": result})
+
+
+def save_fix(workspace: Workspace, choice: int | None, pending: dict | None) -> tuple[Any, Any]:
+    """Record which passage answers the question of a thumbs-down (0: none of them); close the box."""
+    if not pending:
+        return gr.update(visible=False), None
+    if choice is None:
+        gr.Warning("Choose the passage that answers the question, or None of these.", title="Nothing chosen")
+        return gr.skip(), gr.skip()
+    if choice:
+        try:
+            workspace.record_feedback(feedback_record(pending["result"], False, rating_id=pending["id"],
+                                                      passage_rank=int(choice)))
+        except Exception as exc:
+            warn(exc, "Rating not saved")
+            return gr.skip(), gr.skip()
+    gr.Info("Thanks: noted which passage answers it." if choice else "Thanks: noted that none of them does.")
+    return gr.update(visible=False), None
+
+
+# -- the index -----------------------------------------------------------------------------------------------------
+def rebuild(workspace: Workspace,
+            progress: gr.Progress = gr.Progress(track_tqdm=True)) -> Iterator[tuple]:  # noqa: B008 (Gradio's pattern)
+    """Bring the index up to date with the corpus: the status line, then what ``refresh`` returns."""
+    yield render_html.notice_html("Rebuilding… questions are answered from the current index meanwhile.",
+                                  "busy"), gr.update(), gr.update(), gr.update()
+    try:
+        progress(0, desc="Reading the corpus")
+        report = workspace.rebuild(progress=True)
+    except Exception as exc:
+        yield render_html.notice_html(user_message(exc), "error"), *refresh(workspace)
+        return
+    yield render_html.report_html(report), *refresh(workspace)
+
+
+def add_documents(workspace: Workspace, files: list[str] | None,
+                  progress: gr.Progress = gr.Progress(track_tqdm=True)) -> Iterator[tuple]:  # noqa: B008
+    """Save uploaded files into the corpus and index them: the status line, what ``refresh`` returns, and an
+    emptied upload box."""
+    if not files:
+        yield gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
+        return
+    saved, refused = workspace.add_files([(Path(f), Path(f).name) for f in files])
+    for f in files:  # the copy now lives in the corpus; do not leave it in Gradio's servable upload cache
+        Path(f).unlink(missing_ok=True)
+    report, failed = None, ""
+    if saved:
+        yield (render_html.notice_html(f"Saved {len(saved)} file(s); indexing…", "busy"),
+               gr.update(), gr.update(), gr.update(), None)
+        try:
+            progress(0, desc="Indexing the new documents")
+            report = workspace.rebuild(progress=True)
+        except Exception as exc:
+            failed = render_html.notice_html(f"Not indexed yet: {user_message(exc)}", "error")
+    html = render_html.report_html(report, [s.name for s in saved], refused)
+    html += "".join(render_html.notice_html(s.note, "info") for s in saved if s.note) + failed
+    yield html, *refresh(workspace), None

@@ -1,0 +1,163 @@
+"""The chat page: one function lays out each tab, one binds the handlers of ``qa.serve.chat_handlers`` to events.
+
+``build_app(workspace)`` makes the page (there is no module-level app); ``qa.serve.app`` serves it. The page holds
+no state of its own beyond Gradio's per-session ``State``s: everything it does goes through the ``Workspace``,
+which each handler is given when it is bound to its event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import gradio as gr
+
+from qa.ingest.readers import SUPPORTED_SUFFIXES
+from qa.serve import chat_handlers, render_html
+from qa.serve.workspace import Workspace
+from qa.settings import MODES
+
+EXAMPLE = "When did Russia withdraw its S-300 systems from Syria?"
+PLACEHOLDER = ("<div class='qa-placeholder'><b>Ask a question about your documents.</b>"
+               "<br>Answers are passages quoted from your files, each with its source.</div>")
+# After an answer arrives: show it from its question down (Gradio's autoscroll would show its last passage).
+SCROLL_TO_QUESTION = """() => { setTimeout(() => {
+  const rows = document.querySelectorAll('#qa-chat .user-row');
+  const last = rows[rows.length - 1];
+  let box = last && last.parentElement;
+  while (box && box.scrollHeight <= box.clientHeight) box = box.parentElement;
+  if (box) box.scrollTop += last.getBoundingClientRect().top - box.getBoundingClientRect().top - 8;
+}, 80); }"""
+SHOW_FIX = "() => setTimeout(() => document.querySelector('#qa-fix')?.scrollIntoView({block: 'nearest'}), 80)"
+
+
+@dataclass(frozen=True)
+class AskTab:
+    """The conversation, the ask bar, the box a thumbs-down opens, and the search options beside them."""
+
+    chat: gr.Chatbot
+    question: gr.Textbox
+    ask_button: gr.Button
+    fix_box: gr.Row
+    fix: gr.Radio
+    fix_save: gr.Button
+    k: gr.Slider
+    mode: gr.Radio
+    sources: gr.Dropdown
+    date_from: gr.Textbox
+    date_to: gr.Textbox
+    clear: gr.Button
+
+
+@dataclass(frozen=True)
+class DocumentsTab:
+    rebuild_button: gr.Button
+    upload: gr.File
+    status: gr.HTML
+    info: gr.HTML
+
+
+@dataclass(frozen=True)
+class ChatPage:
+    """Every component an event reads or updates, and the per-session state."""
+
+    head: gr.HTML
+    ask: AskTab
+    documents: DocumentsTab
+    results: gr.State  # chat message index -> Result.to_dict(), for ratings
+    pending: gr.State  # the thumbs-down waiting for its passage
+
+
+def ask_tab(default_mode: str) -> AskTab:
+    with gr.Tab("Ask", id="ask"), gr.Row(equal_height=False):
+        with gr.Column(scale=4, min_width=420):
+            chat = gr.Chatbot(elem_id="qa-chat", show_label=False, height="66vh", layout="panel", autoscroll=False,
+                              latex_delimiters=[], buttons=["copy"], sanitize_html=True, line_breaks=False,
+                              placeholder=PLACEHOLDER)
+            with gr.Row(elem_id="qa-askbar"):
+                question = gr.Textbox(show_label=False, placeholder=f"e.g. {EXAMPLE}", scale=8,
+                                      elem_id="qa-question", autofocus=True, max_lines=4)
+                ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="qa-ask")
+            with gr.Row(visible=False, elem_id="qa-fix", equal_height=True) as fix_box:
+                fix = gr.Radio([], label="Thanks. Which passage does answer it? (optional)", scale=6)
+                fix_save = gr.Button("Save", size="sm", scale=1, min_width=90)
+        with gr.Column(scale=1, min_width=300, elem_id="qa-side"):
+            k = gr.Slider(1, 20, value=5, step=1, label="Passages to show")
+            mode = gr.Radio(list(MODES), value=default_mode, label="Retrieval",
+                            info="dense: meaning · lexical: exact words · hybrid: both")
+            sources = gr.Dropdown([("All sources", "")], value="", label="Source", allow_custom_value=True,
+                                  info="Pick one, or type part of a title or publisher", elem_id="qa-sources")
+            with gr.Row(elem_id="qa-dates"):
+                dates = {"placeholder": "YYYY-MM-DD", "min_width": 120, "max_lines": 1}
+                date_from = gr.Textbox(label="Dated from", **dates)
+                date_to = gr.Textbox(label="to", **dates)
+            clear = gr.Button("New conversation", size="sm", variant="secondary")
+    return AskTab(chat, question, ask_button, fix_box, fix, fix_save, k, mode, sources, date_from, date_to, clear)
+
+
+def documents_tab(max_upload_bytes: int) -> DocumentsTab:
+    with gr.Tab("Documents", id="documents"):
+        with gr.Row(equal_height=True):
+            rebuild_button = gr.Button("Rebuild index", variant="primary", scale=0, min_width=160,
+                                       elem_id="qa-rebuild")
+            gr.Markdown("Reads the corpus folder again and embeds only what changed. Questions are "
+                        "answered from the current index meanwhile.", elem_id="qa-hint")
+        upload = gr.File(
+            label=f"Add documents ({', '.join(sorted(SUPPORTED_SUFFIXES))}; up to "
+                  f"{max_upload_bytes / 2**20:.0f} MB each)",
+            file_count="multiple", file_types=sorted(SUPPORTED_SUFFIXES), type="filepath",
+            elem_id="qa-upload", height=120,
+        )
+        status = gr.HTML("", elem_id="qa-status")
+        info = gr.HTML(render_html.info_html(None), elem_id="qa-info")
+    return DocumentsTab(rebuild_button, upload, status, info)
+
+
+def wire_events(app: gr.Blocks, page: ChatPage, workspace: Workspace) -> None:
+    """Bind each handler, given the workspace, to the events that run it. The page's own events are private: only
+    ``/ask`` is offered to API clients."""
+    ask, docs = page.ask, page.documents
+    inputs = [ask.question, ask.chat, page.results, ask.k, ask.mode, ask.sources, ask.date_from, ask.date_to]
+    for trigger in (ask.question.submit, ask.ask_button.click):
+        asked = trigger(partial(chat_handlers.ask_question, workspace), inputs, [ask.chat, page.results, ask.question],
+                        concurrency_limit=4, concurrency_id="ask", api_visibility="private")
+        asked.success(None, js=SCROLL_TO_QUESTION)
+    for trigger in (ask.clear.click, ask.chat.clear):
+        trigger(chat_handlers.new_conversation, None, [ask.chat, page.results, ask.fix_box, page.pending],
+                api_visibility="private")
+
+    # subtle: Gradio hands an event's data only to a parameter type-hinted gr.LikeData, a hint a partial hides
+    def rate(results: dict, event: gr.LikeData) -> tuple:
+        return chat_handlers.rate(workspace, results, event)
+
+    ask.chat.like(rate, [page.results], [ask.fix_box, ask.fix, page.pending], api_visibility="private"
+                  ).success(None, js=SHOW_FIX)
+    ask.fix_save.click(partial(chat_handlers.save_fix, workspace), [ask.fix, page.pending],
+                       [ask.fix_box, page.pending], api_visibility="private")
+    index_outputs = [docs.status, page.head, docs.info, ask.sources]
+    index_event = {"concurrency_limit": 1, "concurrency_id": "index", "api_visibility": "private",
+                   "show_progress_on": [docs.status]}  # one progress bar, in the status line
+    docs.rebuild_button.click(partial(chat_handlers.rebuild, workspace), None, index_outputs, **index_event)
+    docs.upload.upload(partial(chat_handlers.add_documents, workspace), [docs.upload], [*index_outputs, docs.upload],
+                       **index_event)
+    app.load(partial(chat_handlers.refresh, workspace), None, [page.head, docs.info, ask.sources],
+             api_visibility="private")
+
+    # subtle: gr.api describes the endpoint from this signature, its type hints and its docstring
+    def api_ask(question: str, k: int | None = 5, mode: str | None = None) -> dict:
+        """Answer a question from the index: the same object as `qa ask --json` (k, mode: null for defaults)."""
+        return chat_handlers.api_ask(workspace, question, k, mode)
+
+    gr.api(api_ask, api_name="ask", concurrency_limit=4, concurrency_id="ask")
+
+
+def build_app(workspace: Workspace) -> gr.Blocks:
+    """The chat page over ``workspace``: an Ask tab and a Documents tab under a header naming the index."""
+    with gr.Blocks(title="qa · ask your documents", analytics_enabled=False, fill_width=False) as app:
+        results, pending = gr.State({}), gr.State(None)
+        head = gr.HTML(render_html.header_html(None), elem_id="qa-head")
+        with gr.Tabs():
+            ask = ask_tab(workspace.default_mode)
+            documents = documents_tab(workspace.max_upload_bytes)
+        wire_events(app, ChatPage(head, ask, documents, results, pending), workspace)
+    return app

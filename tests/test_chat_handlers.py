@@ -1,0 +1,110 @@
+"""The chat page's handlers called directly with a workspace (fast embedder): what each event shows and saves.
+
+Outside a running page, Gradio turns a toast into a Python warning (gr.Warning) or a print (gr.Info).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gradio as gr
+import pytest
+
+from qa.index.build import build_index
+from qa.serve import chat_handlers, render_html
+from qa.serve.workspace import Workspace
+
+DANUBE = "Which sea does the Danube end in?"
+
+
+@pytest.fixture
+def ws(small_corpus: Path, tmp_path: Path, embedder) -> Workspace:
+    build_index(small_corpus, tmp_path / "index", embedder, progress=False)
+    return Workspace(tmp_path / "index", small_corpus, builder=embedder)
+
+
+def asked(ws: Workspace, question: str = DANUBE, **options) -> tuple[list, dict, str]:
+    fields = {"history": [], "results": {}, "k": 2, "mode": "hybrid", "source": "", "date_from": "", "date_to": "",
+              **options}
+    return chat_handlers.ask_question(ws, question, **fields)
+
+
+def feedback(ws: Workspace) -> list[dict]:
+    return [json.loads(line) for line in (ws.index_dir / "feedback.jsonl").read_text().splitlines()]
+
+
+def like(index: int, liked: bool | str) -> gr.LikeData:
+    return gr.LikeData(None, {"index": index, "value": "", "liked": liked})
+
+
+def test_an_answer_joins_the_conversation_and_is_kept_for_ratings(ws: Workspace) -> None:
+    history, results, box = asked(ws)
+    assert [m["role"] for m in history] == ["user", "assistant"] and box == ""
+    assert "qa-passage" in history[1]["content"] and "Danube" in history[0]["content"]
+    assert results == {"1": ws.ask(DANUBE, 2, mode="hybrid").to_dict()}
+    history, results, _ = asked(ws, "apples", history=history, results=results)
+    assert len(history) == 4 and set(results) == {"1", "3"}  # keyed by the answer's place in the chat
+
+
+def test_the_filters_reach_the_search(ws: Workspace) -> None:
+    _, results, _ = asked(ws, k=3, source="Orchard Weekly")
+    assert [p["path"] for p in results["1"]["passages"]] == ["apples.md"]
+
+
+def test_a_refused_question_leaves_the_conversation_as_it_was(ws: Workspace) -> None:
+    with pytest.warns(UserWarning, match="the question is empty"):
+        assert asked(ws, "   ") == (gr.skip(), gr.skip(), gr.skip())
+
+
+def test_a_thumbs_up_is_saved_and_closes_the_fix_box(ws: Workspace) -> None:
+    _, results, _ = asked(ws)
+    assert chat_handlers.rate(ws, results, like(1, True)) == (gr.update(visible=False), gr.update(), None)
+    [saved] = feedback(ws)
+    assert (saved["rating"], saved["question"]) == ("up", DANUBE)
+
+
+def test_a_thumbs_down_asks_which_passage_answers_then_saves_it(ws: Workspace) -> None:
+    _, results, _ = asked(ws)
+    box, choices, pending = chat_handlers.rate(ws, results, like([1, 0], False))
+    assert box == gr.update(visible=True) and pending["result"] == results["1"]
+    assert [rank for _, rank in choices["choices"]] == [1, 2, 0] and choices["choices"][-1][0] == "None of these"
+    with pytest.warns(UserWarning, match="Choose the passage"):
+        assert chat_handlers.save_fix(ws, None, pending) == (gr.skip(), gr.skip())
+    assert chat_handlers.save_fix(ws, 2, pending) == (gr.update(visible=False), None)
+    down, fixed = feedback(ws)
+    assert (down["rating"], down["source"], fixed["id"]) == ("down", None, down["id"])
+    assert fixed["source"] == results["1"]["passages"][1]["source"]
+
+
+def test_a_rating_of_nothing_known_saves_nothing(ws: Workspace) -> None:
+    assert chat_handlers.rate(ws, {}, like(1, False)) == (gr.update(visible=False), gr.update(), None)
+    assert chat_handlers.save_fix(ws, 1, None) == (gr.update(visible=False), None)
+    assert not (ws.index_dir / "feedback.jsonl").exists()
+
+
+def test_a_new_conversation_forgets_the_answers_and_the_pending_rating() -> None:
+    assert chat_handlers.new_conversation() == ([], {}, gr.update(visible=False), None)
+
+
+def test_refresh_lists_the_sources_and_copes_with_no_index(ws: Workspace, tmp_path: Path) -> None:
+    head, info, sources = chat_handlers.refresh(ws)
+    assert sources["choices"][0] == ("All sources", "") and "Apples · Orchard Weekly · 2023-05-01" in sources["choices"]
+    assert (head, info) == (render_html.header_html(ws.info()), render_html.info_html(ws.info()))
+    empty = Workspace(tmp_path / "none", tmp_path / "nothing")
+    assert chat_handlers.refresh(empty)[2] == gr.update(choices=[("All sources", "")])
+
+
+def test_uploads_are_saved_indexed_and_removed_from_the_upload_cache(ws: Workspace, tmp_path: Path) -> None:
+    upload = tmp_path / "volcanoes.txt"
+    upload.write_text("Volcanoes\n\nMagma rises through the crust of volcanoes.\n")
+    *_, (status, _, _, _, box) = chat_handlers.add_documents(ws, [str(upload)])
+    assert "volcanoes.txt" in status and box is None and not upload.exists()
+    assert ws.ask("magma volcanoes crust", 1).passages[0].path == "volcanoes.txt"
+    assert list(chat_handlers.add_documents(ws, None)) == [(gr.update(),) * 5]
+
+
+def test_the_api_answers_like_qa_ask_json_and_refuses_in_one_line(ws: Workspace) -> None:
+    assert chat_handlers.api_ask(ws, DANUBE, 2, "") == ws.ask(DANUBE, 2).to_dict()
+    with pytest.raises(gr.Error, match="k=0 is out of range"):
+        chat_handlers.api_ask(ws, "apples", 0)

@@ -21,7 +21,7 @@ import numpy as np
 
 from qa.answer.selection import pick_answer
 from qa.embed.embedders import Embedder, query_embedder
-from qa.errors import IndexCorruptError, QAError, QuestionError
+from qa.errors import REBUILD_HINT, IndexCorruptError, QAError, QuestionError
 from qa.index import store
 from qa.records import Passage, Result
 from qa.search.filters import Filters
@@ -95,7 +95,7 @@ class Assistant:
             raise IndexCorruptError(
                 f"the index at {data.path.parent.parent} was embedded with a different model "
                 f"({model.get('name')}, {model.get('fingerprint')}) than the one loaded "
-                f"({embedder.name}, {embedder.fingerprint}): rebuild it with `qa index --full`"
+                f"({embedder.name}, {embedder.fingerprint}): {REBUILD_HINT}"
             )
 
     def reload_if_changed(self) -> bool:

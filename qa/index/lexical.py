@@ -30,14 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from qa.errors import IndexCorruptError
+from qa.errors import REBUILD_HINT, IndexCorruptError
 from qa.records import Document
 from qa.settings import LexicalSettings
 
 LEXICAL_FORMAT = 1
 FOLDER = "lexical"
 HEADER = "qa-lexical.json"
-REBUILD_HINT = "rebuild it with `qa index --full`"
 
 _local = threading.local()  # subtle: a PyStemmer Stemmer is not thread-safe, so each thread gets its own
 

@@ -25,12 +25,11 @@ from typing import Any
 import numpy as np
 
 from qa.checksums import sha256_file
-from qa.errors import IndexCorruptError, IndexMissingError
+from qa.errors import REBUILD_HINT, IndexCorruptError, IndexMissingError
 from qa.index import vector_index
 from qa.records import Chunk, Document
 from qa.settings import FORMAT_VERSION
 
-REBUILD_HINT = "rebuild it with `qa index --full`"
 CURRENT = "CURRENT"
 GENERATIONS = "generations"
 REQUIRED_FILES = ("vectors.faiss", "vectors.npy", "chunks.npz", "documents.jsonl")

@@ -144,13 +144,8 @@ class LexicalIndex:
         """BM25 score of every chunk row (0 where no question term occurs)."""
         return self.scores_for_terms(self.term_ids(question))
 
-    def scores_for_terms(self, ids: Sequence[int], weights: Sequence[float] | None = None) -> np.ndarray:
-        """Scores for given vocabulary ids, optionally weighted per term (query expansion)."""
+    def scores_for_terms(self, ids: Sequence[int]) -> np.ndarray:
+        """Scores for given vocabulary ids."""
         if not len(ids):
             return np.zeros(self.chunks, dtype=np.float32)
-        if weights is None:
-            return np.asarray(self.model.get_scores_from_ids(list(ids)), dtype=np.float32)
-        total = np.zeros(self.chunks, dtype=np.float32)
-        for term, weight in zip(ids, weights, strict=True):
-            total += np.float32(weight) * self.model.get_scores_from_ids([term]).astype(np.float32)
-        return total
+        return np.asarray(self.model.get_scores_from_ids(list(ids)), dtype=np.float32)

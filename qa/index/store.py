@@ -54,10 +54,6 @@ class ChunkTable:
     def __len__(self) -> int:
         return len(self.doc)
 
-    @classmethod
-    def empty(cls) -> ChunkTable:
-        return cls(np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, np.int64))
-
 
 @dataclass
 class IndexData:

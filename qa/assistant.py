@@ -84,17 +84,17 @@ class Assistant:
              settings: Settings = DEFAULT) -> Assistant:
         index_dir = Path(index_dir)
         searcher = Searcher.load(index_dir)
-        embedder = embedder or query_embedder(searcher.data.manifest["model"], index_dir / "cache")
+        embedder = embedder or query_embedder(searcher.data.manifest.model, index_dir / "cache")
         cls._check_model(searcher.data, embedder)
         return cls(searcher, embedder, index_dir, settings)
 
     @staticmethod
     def _check_model(data: store.IndexData, embedder: Embedder) -> None:
-        model = data.manifest["model"]
-        if model.get("fingerprint") != embedder.fingerprint or model.get("dim") != embedder.dim:
+        model = data.manifest.model
+        if model.fingerprint != embedder.fingerprint or model.dim != embedder.dim:
             raise IndexCorruptError(
                 f"the index at {data.path.parent.parent} was embedded with a different model "
-                f"({model.get('name')}, {model.get('fingerprint')}) than the one loaded "
+                f"({model.name}, {model.fingerprint}) than the one loaded "
                 f"({embedder.name}, {embedder.fingerprint}): {REBUILD_HINT}"
             )
 
@@ -166,9 +166,9 @@ class Assistant:
         return {
             "index": str(self.index_dir),
             "generation": self.data.generation,
-            "documents": manifest["counts"]["documents"],
-            "chunks": manifest["counts"]["chunks"],
-            "model": manifest["model"]["name"],
-            "built_at": manifest["built_at"],
+            "documents": manifest.counts.documents,
+            "chunks": manifest.counts.chunks,
+            "model": manifest.model.name,
+            "built_at": manifest.built_at,
             "sources": sorted({(d.source, d.path) for d in self.data.documents}),
         }

@@ -19,6 +19,7 @@ from qa.assistant import Assistant
 from qa.errors import IndexCorruptError, IndexMissingError
 from qa.index import store
 from qa.index.build import build_index
+from qa.index.manifest import REQUIRED_FILES
 from qa.serve.cli import main
 
 FIX = "rebuild it with `qa index --full`"
@@ -36,7 +37,7 @@ def fast_model(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def generation_files(index: Path) -> list[str]:
-    return sorted(store.read_manifest(store.current_generation(index))["files"])
+    return sorted(store.read_manifest(store.current_generation(index)).files)
 
 
 def refused(index: Path, embedder, capsys, pattern: str) -> None:
@@ -59,7 +60,7 @@ def repaired_by_next_build(index: Path, small_corpus: Path, capsys) -> None:
 
 def test_the_generation_has_the_files_this_test_expects(index: Path) -> None:
     names = generation_files(index)
-    assert set(store.REQUIRED_FILES) <= set(names)
+    assert set(REQUIRED_FILES) <= set(names)
     assert any(name.startswith("lexical/") for name in names)  # other stages' files are in the list too
 
 

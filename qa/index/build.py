@@ -21,9 +21,10 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from qa.embed.cache import EmbeddingCache, text_key
-from qa.embed.embedders import Embedder
+from qa.embed.embedders import Embedder, ModelInfo
 from qa.errors import CorpusError, IndexBusyError, IndexCorruptError, IndexMissingError, UnreadableDocument
 from qa.index import calibration, lexical, store, vector_index
+from qa.index.manifest import Counts, IndexEntry, Manifest
 from qa.index.write_errors import index_writes
 from qa.ingest import readers
 from qa.ingest.chunking import chunk_document, embedding_text
@@ -70,8 +71,8 @@ def _previous(
         return None, None
     except IndexCorruptError as exc:
         return None, f"previous index not reused ({exc}); building from scratch"
-    model = prev.manifest.get("model", {})
-    if model.get("fingerprint") != embedder.fingerprint or prev.manifest.get("chunking") != settings.chunk.to_dict():
+    if (prev.manifest.model.fingerprint != embedder.fingerprint
+            or prev.manifest.chunking != settings.chunk.to_dict()):
         return None, "previous index used another model or chunk settings; building from scratch"
     return prev, None
 
@@ -104,9 +105,9 @@ def _read_corpus(
     if prev is not None:
         for doc in prev.documents:
             prev_by_path.setdefault(doc.path, []).append(doc)
-        prev_sha = prev.manifest.get("file_sha256", {})
-        for problem in prev.manifest.get("problems", []):  # e.g. a broken .jsonl line in a file read before
-            prev_problems.setdefault(problem["path"], []).append(readers.Problem(problem["path"], problem["reason"]))
+        prev_sha = prev.manifest.file_sha256
+        for problem in prev.manifest.problems:  # e.g. a broken .jsonl line in a file read before
+            prev_problems.setdefault(problem.path, []).append(problem)
     documents: list[Document] = []
     file_sha: dict[str, str] = {}
     for path, rel in files:
@@ -184,7 +185,7 @@ class _Plan:
 
 def _previous_rows(prev: store.IndexData) -> dict[str, tuple[str, np.ndarray]]:
     """doc_id -> (fingerprint, its rows) in the previous generation."""
-    prints = prev.manifest.get("documents", {})
+    prints = prev.manifest.document_fingerprints
     bounds = np.searchsorted(prev.chunks.doc, np.arange(len(prev.documents) + 1))
     return {
         doc.doc_id: (prints.get(doc.doc_id, ""), np.arange(bounds[i], bounds[i + 1]))
@@ -256,12 +257,11 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
     documents.sort(key=lambda d: d.doc_id)
     fingerprints = [document_fingerprint(d) for d in documents]
     current = dict(zip((d.doc_id for d in documents), fingerprints, strict=True))
-    prev_prints = prev.manifest.get("documents", {}) if prev else {}
-    requested = index_kind or (prev.manifest["index"].get("requested", "auto") if prev else "auto")
-    if (prev is not None and current == prev_prints and prev.manifest.get("file_sha256") == file_sha
-            and prev.manifest.get("search") == _search_entry(settings)
-            and vector_index.IndexSpec.from_dict(prev.manifest["index"])
-            == vector_index.choose_spec(len(prev.chunks), requested)):
+    prev_prints = prev.manifest.document_fingerprints if prev else {}
+    requested = index_kind or (prev.manifest.index.requested if prev else "auto")
+    if (prev is not None and current == prev_prints and prev.manifest.file_sha256 == file_sha
+            and prev.manifest.search == _search_entry(settings)
+            and prev.manifest.index.spec == vector_index.choose_spec(len(prev.chunks), requested)):
         # Nothing changed: keep the live generation rather than writing an identical one.
         return BuildReport(
             added=(), changed=(), removed=(), unchanged=len(current), problems=tuple(problems),
@@ -285,20 +285,19 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
     added = tuple(sorted(set(current) - set(prev_prints)))
     changed = tuple(sorted(k for k in current if k in prev_prints and prev_prints[k] != current[k]))
     removed = tuple(sorted(set(prev_prints) - set(current)))
-    manifest = {
-        "model": {"name": embedder.name, "fingerprint": embedder.fingerprint, "dim": embedder.dim,
-                  "max_tokens": embedder.max_tokens, "variant": embedder.variant},
-        "chunking": settings.chunk.to_dict(),
-        "index": {**spec.to_dict(), "requested": requested},
-        "search": _search_entry(settings),
-        "corpus": str(corpus.resolve()),
-        "counts": {"documents": len(documents), "chunks": len(vectors), "problems": len(problems)},
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "build_seconds": round(time.perf_counter() - started, 3),
-        "documents": current,
-        "file_sha256": file_sha,
-        "problems": [{"path": p.path, "reason": p.reason} for p in problems],
-    }
+    manifest = Manifest(
+        model=ModelInfo.of(embedder),
+        chunking=settings.chunk.to_dict(),
+        index=IndexEntry(spec, requested),
+        search=_search_entry(settings),
+        corpus=str(corpus.resolve()),
+        counts=Counts(documents=len(documents), chunks=len(vectors), problems=len(problems)),
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        build_seconds=round(time.perf_counter() - started, 3),
+        document_fingerprints=current,
+        file_sha256=file_sha,
+        problems=tuple(problems),
+    )
     # BM25 and the score calibration are rebuilt with every generation (about a second for SciFact): always in step.
     search_files = lexical.index_files(
         [lexical.lexical_text(documents[d], s, e) for d, s, e in zip(chunks.doc, chunks.start, chunks.end,

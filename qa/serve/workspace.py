@@ -52,7 +52,7 @@ class Workspace:
         # subtle: the builder gets its own model instance, so a question never waits for a rebuild's batch
         if self._builder is None:
             assistant = self.assistant
-            name = self._model or (assistant.data.manifest["model"]["name"] if assistant else PACKAGED_MODEL)
+            name = self._model or (assistant.data.manifest.model.name if assistant else PACKAGED_MODEL)
             self._builder = embedder_for(name, cache_dir=self.index_dir / "cache")
         return self._builder
 

@@ -192,47 +192,60 @@ def write_generation(
     faiss_index: Any,
     extra_files: dict[str, bytes] | None = None,
 ) -> Path:
-    """Write a complete generation under a temporary name, fsync it, then make it live atomically."""
+    """Write a complete generation under a temporary name, fsync it, then make it live atomically.
 
+    ``manifest`` is written with this qa's format version and the checksum of every file written (its ``files``).
+    """
     root = index_dir / GENERATIONS
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{os.getpid()}-{time.time_ns()}"
     tmp.mkdir()
     try:
-        _write_faiss(faiss_index, tmp / "vectors.faiss")
-        np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
-        np.savez(tmp / "chunks.npz", doc=chunks.doc, start=chunks.start, end=chunks.end)
-        with (tmp / "documents.jsonl").open("w") as handle:
-            for doc in documents:
-                handle.write(json.dumps(doc.to_dict(), ensure_ascii=False) + "\n")
-        for name, data in (extra_files or {}).items():
-            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-            (tmp / name).write_bytes(data)
-        files = sorted(p for p in tmp.rglob("*") if p.is_file())
-        manifest = replace(
-            manifest,
-            format_version=FORMAT_VERSION,
-            files={str(p.relative_to(tmp)): FileChecksum(sha256_file(p), p.stat().st_size) for p in files},
-        )
-        (tmp / "manifest.json").write_text(json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False))
-        for path in [*files, tmp / "manifest.json"]:
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
-        _fsync_dir(tmp)
-        number = _next_number(root)
-        final = root / f"g-{number:06d}-{time.strftime('%Y%m%dT%H%M%S')}"
+        _write_data(tmp, documents, chunks, vectors, faiss_index, extra_files or {})
+        _write_manifest_and_sync(tmp, manifest)
+        final = root / f"g-{_next_number(root):06d}-{time.strftime('%Y%m%dT%H%M%S')}"
         os.rename(tmp, final)
         _fsync_dir(root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _make_current(index_dir, final)
+    return final
+
+
+def _write_data(folder: Path, documents: list[Document], chunks: ChunkTable, vectors: np.ndarray, faiss_index: Any,
+                extra_files: dict[str, bytes]) -> None:
+    _write_faiss(faiss_index, folder / "vectors.faiss")
+    np.save(folder / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+    np.savez(folder / "chunks.npz", doc=chunks.doc, start=chunks.start, end=chunks.end)
+    with (folder / "documents.jsonl").open("w") as handle:
+        for doc in documents:
+            handle.write(json.dumps(doc.to_dict(), ensure_ascii=False) + "\n")
+    for name, data in extra_files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+
+
+def _write_manifest_and_sync(folder: Path, manifest: Manifest) -> None:
+    """The manifest with every file's checksum, then every file and the folder itself fsynced."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    checksums = {str(p.relative_to(folder)): FileChecksum(sha256_file(p), p.stat().st_size) for p in files}
+    manifest = replace(manifest, format_version=FORMAT_VERSION, files=checksums)
+    (folder / "manifest.json").write_text(json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False))
+    for path in [*files, folder / "manifest.json"]:
+        with path.open("rb") as handle:
+            os.fsync(handle.fileno())
+    _fsync_dir(folder)
+
+
+def _make_current(index_dir: Path, generation: Path) -> None:
+    """Point CURRENT at ``generation`` atomically: a reader sees the old name or the new one, never a torn file."""
     pointer = index_dir / f".{CURRENT}.tmp"
-    pointer.write_text(final.name + "\n")
+    pointer.write_text(generation.name + "\n")
     with pointer.open("rb") as handle:
         os.fsync(handle.fileno())
     os.replace(pointer, index_dir / CURRENT)
     _fsync_dir(index_dir)
-    return final
 
 
 def _write_faiss(faiss_index: Any, path: Path) -> None:

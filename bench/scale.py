@@ -26,7 +26,7 @@ def _real(index: Path) -> tuple[np.ndarray, np.ndarray]:
     from qa.index import store
 
     data = store.load(index, with_vectors=True)
-    embedder = query_embedder(data.manifest["model"], index / "cache")
+    embedder = query_embedder(data.manifest.model, index / "cache")
     return np.array(data.vectors), embedder.embed([text for _, text in scifact.queries()])
 
 
@@ -132,6 +132,7 @@ def _bm25_files(texts: list[str], rows: int, settings) -> dict[str, bytes]:
 def synthetic_index(source: Path, target: Path, chunks: int, kind: str = "auto") -> dict:
     """An index of about ``chunks`` chunks: SciFact's documents repeated under new ids, synthetic vectors."""
     from qa.index import calibration, lexical, store, vector_index
+    from qa.index.manifest import Counts, IndexEntry
     from qa.settings import DEFAULT
 
     data = store.load(source, with_vectors=True)
@@ -150,9 +151,9 @@ def synthetic_index(source: Path, target: Path, chunks: int, kind: str = "auto")
                                                                                data.chunks.end, strict=True)]
     bm25_files = _bm25_files(texts, len(table), DEFAULT.lexical) | calibration.index_files(vectors)
     bm25_s = time.perf_counter() - started - ann_s
-    manifest = {**data.manifest, "index": {**spec.to_dict(), "requested": kind},
-                "counts": {"documents": len(documents), "chunks": len(table), "problems": 0},
-                "documents": {d.doc_id: "synthetic" for d in documents}, "file_sha256": {}}
+    manifest = replace(data.manifest, index=IndexEntry(spec, kind),
+                       counts=Counts(documents=len(documents), chunks=len(table), problems=0),
+                       document_fingerprints={d.doc_id: "synthetic" for d in documents}, file_sha256={})
     store.write_generation(target, manifest=manifest, documents=documents, chunks=table, vectors=vectors,
                            faiss_index=faiss_index, extra_files=bm25_files)
     if (source / "cache" / "models").is_dir():  # the exported model, so that queries do not export it again

@@ -168,7 +168,7 @@ def query(work: Path, n: int, index: Path | None = None) -> dict:
     assistant = Assistant.load(index or work / "scifact-index")
     questions = [text for _, text in scifact.queries()][:n]
     out: dict = {"chunks": len(assistant.data.chunks), "variant": assistant.embedder.variant,
-                 "index_kind": assistant.data.manifest["index"]["kind"]}
+                 "index_kind": assistant.data.manifest.index.spec.kind}
     search_ms: dict[str, list[float]] = {}
 
     def call(mode: str | None):
@@ -240,8 +240,8 @@ def memory(work: Path, index: Path | None = None) -> dict:
     vectors = data.faiss_index.ntotal * data.faiss_index.d * 4 / 2**20
     text = sum(len(d.title.encode()) + len(d.text.encode()) for d in data.documents) / 2**20
     bm25 = sum(a.nbytes for a in searcher.lexical.model.scores.values() if isinstance(a, np.ndarray)) / 2**20
-    return {"chunks": len(data.chunks), "index_kind": data.manifest["index"]["kind"],
-            "storage": data.manifest["index"].get("storage", "fp32"), "questions": len(questions),
+    return {"chunks": len(data.chunks), "index_kind": data.manifest.index.spec.kind,
+            "storage": data.manifest.index.spec.storage, "questions": len(questions),
             "vectors_mb": round(vectors, 2), "text_mb": round(text, 2), "bm25_arrays_mb": round(bm25, 2),
             "dense_mb": round(dense, 2), "loaded_mb": round(loaded, 2), "mapped_mb": round(mapped, 2),
             "index_mb": round(used, 2), "print_cache_mb": round(searcher.print_cache.currsize / 2**20, 2),
@@ -342,7 +342,7 @@ def quality(work: Path, reuse: Path | None, sample: int) -> dict:
     fp32_index, fast_index = work / "fp32-index", work / "variant-index"
     for folder in (fp32_index, fast_index):
         shutil.rmtree(folder, ignore_errors=True)
-    reusable = reuse and store.load(reuse).manifest["model"].get("variant", "torch-fp32") == "torch-fp32"
+    reusable = reuse and (store.load(reuse).manifest.model.variant or "torch-fp32") == "torch-fp32"
     if reusable:
         shutil.copytree(reuse, fp32_index, ignore=shutil.ignore_patterns("build.lock"))
     fp32 = _embedder("torch-fp32")

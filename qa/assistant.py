@@ -21,7 +21,7 @@ import numpy as np
 
 from qa.answer.selection import pick_answer
 from qa.embed.embedders import Embedder, query_embedder
-from qa.errors import IndexCorruptError, QAError, QuestionError
+from qa.errors import REBUILD_HINT, IndexCorruptError, QAError, QuestionError
 from qa.index import store
 from qa.records import Passage, Result
 from qa.search.filters import Filters
@@ -84,18 +84,18 @@ class Assistant:
              settings: Settings = DEFAULT) -> Assistant:
         index_dir = Path(index_dir)
         searcher = Searcher.load(index_dir)
-        embedder = embedder or query_embedder(searcher.data.manifest["model"], index_dir / "cache")
+        embedder = embedder or query_embedder(searcher.data.manifest.model, index_dir / "cache")
         cls._check_model(searcher.data, embedder)
         return cls(searcher, embedder, index_dir, settings)
 
     @staticmethod
     def _check_model(data: store.IndexData, embedder: Embedder) -> None:
-        model = data.manifest["model"]
-        if model.get("fingerprint") != embedder.fingerprint or model.get("dim") != embedder.dim:
+        model = data.manifest.model
+        if model.fingerprint != embedder.fingerprint or model.dim != embedder.dim:
             raise IndexCorruptError(
                 f"the index at {data.path.parent.parent} was embedded with a different model "
-                f"({model.get('name')}, {model.get('fingerprint')}) than the one loaded "
-                f"({embedder.name}, {embedder.fingerprint}): rebuild it with `qa index --full`"
+                f"({model.name}, {model.fingerprint}) than the one loaded "
+                f"({embedder.name}, {embedder.fingerprint}): {REBUILD_HINT}"
             )
 
     def reload_if_changed(self) -> bool:
@@ -166,9 +166,9 @@ class Assistant:
         return {
             "index": str(self.index_dir),
             "generation": self.data.generation,
-            "documents": manifest["counts"]["documents"],
-            "chunks": manifest["counts"]["chunks"],
-            "model": manifest["model"]["name"],
-            "built_at": manifest["built_at"],
+            "documents": manifest.counts.documents,
+            "chunks": manifest.counts.chunks,
+            "model": manifest.model.name,
+            "built_at": manifest.built_at,
             "sources": sorted({(d.source, d.path) for d in self.data.documents}),
         }

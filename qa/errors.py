@@ -5,6 +5,9 @@ Every message names the problem and the fix, so a user never needs a traceback t
 
 from __future__ import annotations
 
+# The fix for any index that fails its checks; the end of every such message.
+REBUILD_HINT = "rebuild it with `qa index --full`"
+
 
 class QAError(Exception):
     """Base class: anything a user can cause or fix."""

@@ -116,7 +116,7 @@ def test_build_stores_the_kind_and_load_configures_it(small_corpus: Path, tmp_pa
     index = tmp_path / "index"
     build_index(small_corpus, index, embedder, progress=False, index_kind=kind)
     data = store.load(index)
-    entry = data.manifest["index"]
+    entry = data.manifest.index.to_dict()
     assert entry["kind"] == kind and entry["requested"] == kind and entry["metric"] == "inner_product"
     if kind == "hnsw":
         assert isinstance(data.faiss_index, faiss.IndexHNSW) and data.faiss_index.hnsw.efSearch == entry["ef_search"]
@@ -137,12 +137,12 @@ def test_rebuild_keeps_the_requested_kind_and_a_new_flag_replaces_it(small_corpu
     first = build_index(small_corpus, index, embedder, progress=False, index_kind="hnsw")
     (small_corpus / "new.txt").write_text("Volcanoes erupt when magma rises.")
     build_index(small_corpus, index, embedder, progress=False)
-    assert store.load(index).manifest["index"]["kind"] == "hnsw"
+    assert store.load(index).manifest.index.spec.kind == "hnsw"
     unchanged = build_index(small_corpus, index, embedder, progress=False)
     switched = build_index(small_corpus, index, embedder, progress=False, index_kind="auto")
     assert unchanged.generation != first.generation
     assert switched.generation != unchanged.generation and switched.chunks_embedded == 0
-    assert store.load(index).manifest["index"] == {"kind": "flat", "metric": "inner_product", "storage": "fp16",
+    assert store.load(index).manifest.index.to_dict() == {"kind": "flat", "metric": "inner_product", "storage": "fp16",
                                                    "requested": "auto"}
 
 

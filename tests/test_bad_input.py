@@ -169,7 +169,7 @@ def test_messy_corpus_reports_each_bad_file_and_indexes_the_rest(messy_corpus: P
         assert pattern in reasons[path], (path, reasons[path])
     data = store.load(tmp_path / "index")
     assert {d.doc_id for d in data.documents} == MESSY_DOCUMENTS
-    assert data.manifest["counts"]["problems"] == len(MESSY_PROBLEMS)
+    assert data.manifest.counts.problems == len(MESSY_PROBLEMS)
     # legacy encodings were decoded, not mangled
     assistant = Assistant.load(tmp_path / "index", embedder=embedder)
     assert "crème brûlée" in assistant.ask("glacier café Zürich crème", k=1).passages[0].text

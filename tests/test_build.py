@@ -24,13 +24,13 @@ def test_build_writes_a_complete_self_describing_generation(small_corpus: Path, 
     assert report.chunks_embedded == report.chunks > 0 and report.chunks_reused == 0
     data = store.load(tmp_path / "index")
     manifest = data.manifest
-    assert manifest["format_version"] == 1
-    assert manifest["model"] == {"name": "hashing-64", "fingerprint": "hashing-v1-64", "dim": 64, "max_tokens": 256,
-                                 "variant": "hashing"}
-    assert manifest["chunking"] == ChunkSettings().to_dict()
-    assert set(manifest["documents"]) == {"apples.md", "rivers.txt", "stars.txt"}
-    assert set(manifest["files"]) >= {"vectors.faiss", "vectors.npy", "chunks.npz", "documents.jsonl"}
-    assert manifest["counts"] == {"documents": 3, "chunks": report.chunks, "problems": 0}
+    assert manifest.format_version == 1
+    assert manifest.model.to_dict() == {"name": "hashing-64", "fingerprint": "hashing-v1-64", "dim": 64,
+                                        "max_tokens": 256, "variant": "hashing"}
+    assert manifest.chunking == ChunkSettings().to_dict()
+    assert set(manifest.document_fingerprints) == {"apples.md", "rivers.txt", "stars.txt"}
+    assert set(manifest.files) >= {"vectors.faiss", "vectors.npy", "chunks.npz", "documents.jsonl"}
+    assert manifest.counts.to_dict() == {"documents": 3, "chunks": report.chunks, "problems": 0}
     # every chunk is its document's text at the recorded offsets, and its vector is its embedding
     vectors = np.load(data.path / "vectors.npy")
     for row in range(len(data.chunks)):

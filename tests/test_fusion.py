@@ -134,7 +134,7 @@ def test_bad_arguments_are_refused() -> None:
 
 
 @pytest.mark.parametrize("module", ["qa.search.fusion", "qa.search.grouping", "qa.search.filters", "qa.index.lexical",
-                                    "qa.text", "qa.ingest.chunking",
+                                    "qa.text", "qa.ingest.chunking", "qa.embed.embedders", "qa.index.write_errors",
                                     "qa.index.calibration",
                                     "qa.evaluation.metrics"])
 def test_docstring_examples_hold(module: str) -> None:

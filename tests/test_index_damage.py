@@ -19,6 +19,7 @@ from qa.assistant import Assistant
 from qa.errors import IndexCorruptError, IndexMissingError
 from qa.index import store
 from qa.index.build import build_index
+from qa.index.manifest import REQUIRED_FILES
 from qa.serve.cli import main
 
 FIX = "rebuild it with `qa index --full`"
@@ -36,7 +37,7 @@ def fast_model(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def generation_files(index: Path) -> list[str]:
-    return sorted(store.read_manifest(store.current_generation(index))["files"])
+    return sorted(store.read_manifest(store.current_generation(index)).files)
 
 
 def refused(index: Path, embedder, capsys, pattern: str) -> None:
@@ -59,7 +60,7 @@ def repaired_by_next_build(index: Path, small_corpus: Path, capsys) -> None:
 
 def test_the_generation_has_the_files_this_test_expects(index: Path) -> None:
     names = generation_files(index)
-    assert set(store.REQUIRED_FILES) <= set(names)
+    assert set(REQUIRED_FILES) <= set(names)
     assert any(name.startswith("lexical/") for name in names)  # other stages' files are in the list too
 
 
@@ -112,13 +113,18 @@ MANIFEST_EDITS = {
     "newer-format": (lambda m: m.update(format_version=99), "format version 99, this qa reads 1"),
     "older-format": (lambda m: m.pop("format_version"), "format version None"),
     "no-model": (lambda m: m.pop("model"), "no model name"),
+    "model-not-named": (lambda m: m["model"].update(fingerprint=None), "no model name and fingerprint"),
+    "no-build-time": (lambda m: m.pop("built_at"), "no build time"),
     "no-counts": (lambda m: m.update(counts={"documents": "3"}), "no document and chunk counts"),
     "no-checksums": (lambda m: m.pop("files"), "no file checksums"),
     "file-unlisted": (lambda m: m["files"].pop("chunks.npz"), "no checksum for chunks.npz"),
     "path-escape": (lambda m: m["files"].update({"../../CURRENT": {"sha256": "0", "bytes": 1}}), "points outside"),
+    "path-absolute": (lambda m: m["files"].update({"/etc/passwd": {"sha256": "0", "bytes": 1}}), "points outside"),
     "bad-checksum-entry": (lambda m: m["files"].update({"vectors.npy": "abc"}), "no checksum for vectors.npy"),
     "count-edited": (lambda m: m["counts"].update(chunks=m["counts"]["chunks"] + 1), "mismatched vector and chunk"),
     "other-model": (lambda m: m["model"].update(fingerprint="some-other-model"), "different model"),
+    "fingerprints-not-a-mapping": (lambda m: m.update(documents=["apples.md"]), "documents is not a mapping"),
+    "problems-malformed": (lambda m: m.update(problems=[{"path": "a.txt"}]), "skipped files are not a list"),
 }
 
 

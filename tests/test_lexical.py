@@ -81,9 +81,9 @@ def test_a_build_writes_bm25_into_the_generation_with_checksums(small_corpus: Pa
                                                                 embedder) -> None:
     build_index(small_corpus, tmp_path / "index", embedder, progress=False)
     data = store.load(tmp_path / "index")
-    names = {name for name in data.manifest["files"] if name.startswith(f"{FOLDER}/")}
+    names = {name for name in data.manifest.files if name.startswith(f"{FOLDER}/")}
     assert f"{FOLDER}/{HEADER}" in names and any(n.endswith(".npy") for n in names)
-    assert data.manifest["search"]["lexical"]["k1"] == LexicalSettings().k1
+    assert data.manifest.search["lexical"]["k1"] == LexicalSettings().k1
     bm25 = LexicalIndex.load(data.path, chunks=len(data.chunks))
     top = int(bm25.scores("Danube Black Sea").argmax())
     assert data.chunk(top).doc_id == "rivers.txt"
@@ -93,7 +93,7 @@ def test_a_generation_s_bm25_scores_are_memory_mapped_and_score_as_if_loaded(sma
                                                                            embedder) -> None:
     build_index(small_corpus, tmp_path / "index", embedder, progress=False)
     gen = store.current_generation(tmp_path / "index")
-    chunks = store.load(tmp_path / "index").manifest["counts"]["chunks"]
+    chunks = store.load(tmp_path / "index").manifest.counts.chunks
     mapped, loaded = LexicalIndex.load(gen, chunks=chunks), LexicalIndex.load(gen, chunks=chunks, mmap=False)
     assert isinstance(mapped.model.scores["data"], np.memmap)
     assert not isinstance(loaded.model.scores["data"], np.memmap)
@@ -139,4 +139,4 @@ def test_changed_bm25_settings_rewrite_the_generation_without_embedding(small_co
     second = build_index(small_corpus, index, embedder, settings=Settings(lexical=LexicalSettings(k1=0.9)),
                          progress=False)
     assert second.generation != first.generation and embedder.texts_embedded == embedded
-    assert store.load(index).manifest["search"]["lexical"]["k1"] == 0.9
+    assert store.load(index).manifest.search["lexical"]["k1"] == 0.9

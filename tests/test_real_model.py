@@ -57,7 +57,7 @@ def test_real_chunks_fit_the_model(seed_index: Path, real_embedder) -> None:
     from qa.index import store
 
     data = store.load(seed_index)
-    limit = data.manifest["chunking"]["max_tokens"]
+    limit = data.manifest.chunking["max_tokens"]
     for row in range(len(data.chunks)):
         assert len(real_embedder.token_spans(data.chunk(row).text)) <= limit
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from qa.embed import runtimes
 from qa.embed.embedders import (
     PACKAGED_MODEL,
     HashingEmbedder,
+    ModelInfo,
     SentenceTransformerEmbedder,
     embedder_for,
     query_embedder,
@@ -75,25 +77,25 @@ def test_an_index_is_searched_with_its_own_variant_where_it_runs(no_gpu, monkeyp
                                                                  tmp_path: Path) -> None:
     monkeypatch.setattr(runtimes, "openvino_available", lambda: True)
     monkeypatch.setattr(runtimes, "_best_openvino", lambda: "openvino-bf16")
-    model = {"name": PACKAGED_MODEL, "variant": "torch-fp32"}
+    model = ModelInfo(PACKAGED_MODEL, "fingerprint", variant="torch-fp32")
     embedder = query_embedder(model, tmp_path / "cache")
     assert isinstance(embedder, SentenceTransformerEmbedder)
     assert (embedder.variant, embedder.cache_dir) == ("torch-fp32", tmp_path / "cache")
     assert embedder.threads == runtimes.QUERY_THREADS  # one question at a time: one thread
     # built on a GPU, searched on this CPU: the best CPU variant (same vectors to within rounding)
-    assert query_embedder({**model, "variant": "torch-fp16"}).variant == "openvino-bf16"
+    assert query_embedder(replace(model, variant="torch-fp16")).variant == "openvino-bf16"
     monkeypatch.setattr(runtimes, "_best_openvino", lambda: "openvino-fp32")
-    assert query_embedder({**model, "variant": "openvino-bf16"}).variant == "openvino-fp32"
+    assert query_embedder(replace(model, variant="openvino-bf16")).variant == "openvino-fp32"
     monkeypatch.setattr(runtimes, "openvino_available", lambda: False)
-    assert query_embedder({**model, "variant": "openvino-bf16"}).variant == "torch-fp32"
+    assert query_embedder(replace(model, variant="openvino-bf16")).variant == "torch-fp32"
     # an index from before variants were recorded: this machine's best
-    assert query_embedder({"name": PACKAGED_MODEL}).variant == "torch-fp32"
+    assert query_embedder(ModelInfo(PACKAGED_MODEL, "fingerprint")).variant == "torch-fp32"
 
 
 def test_an_index_from_an_unknown_variant_is_refused(small_corpus: Path, tmp_path: Path, embedder) -> None:
     index = tmp_path / "index"
     build_index(small_corpus, index, embedder, progress=False)
-    assert store.load(index).manifest["model"]["variant"] == "hashing"
+    assert store.load(index).manifest.model.variant == "hashing"
     gen = store.current_generation(index)
     manifest = json.loads((gen / "manifest.json").read_text())
     manifest["model"] = {**manifest["model"], "name": PACKAGED_MODEL, "variant": "onnx-int8"}

@@ -50,7 +50,7 @@ def assistant(corpus: Path, tmp_path: Path, embedder) -> Assistant:
 
 @pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
 def test_every_mode_gives_one_passage_per_document(assistant: Assistant, mode: str) -> None:
-    assert assistant.data.manifest["counts"]["chunks"] > 40  # the long document has many chunks
+    assert assistant.data.manifest.counts.chunks > 40  # the long document has many chunks
     result = assistant.ask("glaciers retreat as the ice melts in the valley", k=5, mode=mode)
     paths = [p.path for p in result.passages]
     assert result.mode == mode and len(paths) == 5 and len(set(paths)) == 5
@@ -181,7 +181,7 @@ def test_search_files_are_checksummed_and_required(assistant: Assistant) -> None
     from qa.search.searcher import Searcher
 
     data = store.load(assistant.index_dir)
-    assert calibration.FILE in data.manifest["files"]
+    assert calibration.FILE in data.manifest.files
     (data.path / calibration.FILE).unlink()
     with pytest.raises(IndexCorruptError, match="qa index --full"):
         Searcher.load(assistant.index_dir)

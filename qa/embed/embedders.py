@@ -12,10 +12,11 @@ import os
 import threading
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -39,6 +40,36 @@ class Embedder(Protocol):
     def token_spans(self, text: str) -> Sequence[tuple[int, int]]: ...
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Which model made an index's vectors, and how: the manifest's ``"model"`` entry.
+
+    Indexes written before ``dim``, ``max_tokens`` or ``variant`` were recorded lack them: None here, and left out of
+    ``to_dict``. ``qa.index.manifest`` checks the name and fingerprint before ``from_dict`` is called.
+
+    >>> info = ModelInfo.from_dict({"name": "hashing-64", "fingerprint": "hashing-v1-64"})
+    >>> info.variant, info.to_dict()
+    (None, {'name': 'hashing-64', 'fingerprint': 'hashing-v1-64'})
+    """
+
+    name: str
+    fingerprint: str
+    dim: int | None = None
+    max_tokens: int | None = None
+    variant: str | None = None
+
+    @classmethod
+    def of(cls, embedder: Embedder) -> ModelInfo:
+        return cls(embedder.name, embedder.fingerprint, embedder.dim, embedder.max_tokens, embedder.variant)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelInfo:
+        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
 
 
 def packaged_model_dir() -> Path:
@@ -203,13 +234,13 @@ def embedder_for(name: str | None = None, device: str | None = None, variant: st
     raise ModelError(f"unknown embedding model {name!r}: use {PACKAGED_MODEL!r}")
 
 
-def query_embedder(model: dict, cache_dir: Path | None = None) -> Embedder:
-    """The embedder to search an index whose manifest ``"model"`` entry is ``model``: the same variant where it runs.
+def query_embedder(model: ModelInfo, cache_dir: Path | None = None) -> Embedder:
+    """The embedder to search an index whose manifest names ``model``: the same variant where it runs.
 
-    >>> query_embedder({"name": "hashing-64", "variant": "hashing"}).name
+    >>> query_embedder(ModelInfo("hashing-64", "hashing-v1-64", variant="hashing")).name
     'hashing-64'
     """
-    if model.get("name") == PACKAGED_MODEL:
-        variant = runtimes.runnable_here(model["variant"]) if model.get("variant") else None
+    if model.name == PACKAGED_MODEL:
+        variant = runtimes.runnable_here(model.variant) if model.variant else None
         return SentenceTransformerEmbedder(variant=variant, cache_dir=cache_dir, threads=runtimes.QUERY_THREADS)
-    return embedder_for(str(model.get("name")), cache_dir=cache_dir)
+    return embedder_for(str(model.name), cache_dir=cache_dir)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.errors import IndexCorruptError, ModelError, SettingsError
+from qa.errors import REBUILD_HINT, IndexCorruptError, ModelError, SettingsError
 
 VARIANTS = ("torch-fp32", "torch-fp16", "openvino-bf16", "openvino-fp32")
 DEVICES = ("auto", "cpu", "cuda")
@@ -87,7 +87,7 @@ def runnable_here(variant: str) -> str:
     """
     if variant not in VARIANTS:
         raise IndexCorruptError(f"the index was embedded with variant {variant!r}, which this qa does not know: "
-                                "rebuild it with `qa index --full`")
+                                + REBUILD_HINT)
     if variant == "torch-fp16" and not cuda_available():
         return resolve("auto", "cpu")[0]
     if variant.startswith("openvino") and not openvino_available():

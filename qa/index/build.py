@@ -14,6 +14,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,10 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from qa.embed.cache import EmbeddingCache, text_key
-from qa.embed.embedders import Embedder
+from qa.embed.embedders import Embedder, ModelInfo
 from qa.errors import CorpusError, IndexBusyError, IndexCorruptError, IndexMissingError, UnreadableDocument
 from qa.index import calibration, lexical, store, vector_index
+from qa.index.manifest import Counts, IndexEntry, Manifest
 from qa.index.write_errors import index_writes
 from qa.ingest import readers
 from qa.ingest.chunking import chunk_document, embedding_text
@@ -70,8 +72,8 @@ def _previous(
         return None, None
     except IndexCorruptError as exc:
         return None, f"previous index not reused ({exc}); building from scratch"
-    model = prev.manifest.get("model", {})
-    if model.get("fingerprint") != embedder.fingerprint or prev.manifest.get("chunking") != settings.chunk.to_dict():
+    if (prev.manifest.model.fingerprint != embedder.fingerprint
+            or prev.manifest.chunking != settings.chunk.to_dict()):
         return None, "previous index used another model or chunk settings; building from scratch"
     return prev, None
 
@@ -104,9 +106,9 @@ def _read_corpus(
     if prev is not None:
         for doc in prev.documents:
             prev_by_path.setdefault(doc.path, []).append(doc)
-        prev_sha = prev.manifest.get("file_sha256", {})
-        for problem in prev.manifest.get("problems", []):  # e.g. a broken .jsonl line in a file read before
-            prev_problems.setdefault(problem["path"], []).append(readers.Problem(problem["path"], problem["reason"]))
+        prev_sha = prev.manifest.file_sha256
+        for problem in prev.manifest.problems:  # e.g. a broken .jsonl line in a file read before
+            prev_problems.setdefault(problem.path, []).append(problem)
     documents: list[Document] = []
     file_sha: dict[str, str] = {}
     for path, rel in files:
@@ -172,78 +174,23 @@ def build_index(
             lock.release()
 
 
-@dataclass
-class _Plan:
-    """Where each document's rows come from: the previous generation, or texts to look up or embed."""
+@dataclass(frozen=True)
+class _Corpus:
+    """The corpus as this build read it, documents sorted by id."""
 
-    segments: list[tuple[str, Any]] = field(default_factory=list)  # ("prev", rows) or ("keys", [text keys])
-    columns: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)  # doc, start, end
-    pending: dict[bytes, str] = field(default_factory=dict)  # text key -> text the model reads
-    reused: int = 0
+    documents: list[Document]
+    problems: list[readers.Problem]
+    file_sha: dict[str, str]  # corpus file -> sha256 of its bytes
+    fingerprints: list[str]  # one per document, in order
 
-
-def _previous_rows(prev: store.IndexData) -> dict[str, tuple[str, np.ndarray]]:
-    """doc_id -> (fingerprint, its rows) in the previous generation."""
-    prints = prev.manifest.get("documents", {})
-    bounds = np.searchsorted(prev.chunks.doc, np.arange(len(prev.documents) + 1))
-    return {
-        doc.doc_id: (prints.get(doc.doc_id, ""), np.arange(bounds[i], bounds[i + 1]))
-        for i, doc in enumerate(prev.documents)
-    }
+    @cached_property
+    def by_id(self) -> dict[str, str]:
+        """doc_id -> fingerprint: what the manifest records, and what the next build compares with."""
+        return dict(zip((d.doc_id for d in self.documents), self.fingerprints, strict=True))
 
 
-def _plan(documents: list[Document], fingerprints: list[str], prev: store.IndexData | None, embedder: Embedder,
-          settings: Settings) -> _Plan:
-    plan = _Plan()
-    prev_rows = _previous_rows(prev) if prev is not None else {}
-    for d, (doc, fp) in enumerate(zip(documents, fingerprints, strict=True)):
-        old = prev_rows.get(doc.doc_id)
-        if prev is not None and old is not None and old[0] == fp:
-            rows = old[1]
-            plan.segments.append(("prev", rows))
-            plan.columns.append((np.full(len(rows), d, np.int32), prev.chunks.start[rows], prev.chunks.end[rows]))
-            plan.reused += len(rows)
-            continue
-        chunks = chunk_document(doc, embedder.token_spans, settings.chunk)
-        keys = []
-        for chunk in chunks:
-            text = embedding_text(doc, chunk, embedder.token_spans, settings.chunk)
-            keys.append(text_key(text))
-            plan.pending.setdefault(keys[-1], text)
-        plan.segments.append(("keys", keys))
-        plan.columns.append((
-            np.full(len(chunks), d, np.int32),
-            np.array([c.start for c in chunks], np.int64),
-            np.array([c.end for c in chunks], np.int64),
-        ))
-    return plan
-
-
-def _assemble(plan: _Plan, prev: store.IndexData | None, vectors_by_key: dict[bytes, np.ndarray],
-              dim: int) -> tuple[np.ndarray, store.ChunkTable]:
-    vectors = np.zeros((sum(len(items) for _, items in plan.segments), dim), dtype=np.float32)
-    row = 0
-    for kind, items in plan.segments:
-        n = len(items)
-        if kind == "prev" and prev is not None:
-            vectors[row:row + n] = prev.vectors[items]
-        elif n:
-            vectors[row:row + n] = np.stack([vectors_by_key[k] for k in items])
-        row += n
-    chunks = store.ChunkTable(*(np.concatenate(column) for column in zip(*plan.columns, strict=True)))
-    return vectors, chunks
-
-
-def _search_entry(settings: Settings) -> dict[str, Any]:
-    """What the manifest records of the search files, so a build knows when to rewrite them."""
-    return {"lexical": lexical.manifest_entry(settings.lexical), "calibration": calibration.FORMAT}
-
-
-def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: Settings, full: bool,
-                  progress: bool, index_kind: str | None) -> BuildReport:
-    started = time.perf_counter()
-    store.prune(index_dir)
-    prev, note = _previous(index_dir, embedder, settings, full)
+def _read_sorted_corpus(corpus: Path, prev: store.IndexData | None, settings: Settings) -> _Corpus:
+    """The corpus's documents, or CorpusError when not one is readable (the live index is left as it was)."""
     documents, problems, file_sha = _read_corpus(corpus, prev, settings)
     if not documents:
         unread = ""
@@ -254,63 +201,188 @@ def _build_locked(corpus: Path, index_dir: Path, embedder: Embedder, settings: S
             ": add .txt, .md, .html, .pdf, .docx or .jsonl files; the existing index was left as it was"
         )
     documents.sort(key=lambda d: d.doc_id)
-    fingerprints = [document_fingerprint(d) for d in documents]
-    current = dict(zip((d.doc_id for d in documents), fingerprints, strict=True))
-    prev_prints = prev.manifest.get("documents", {}) if prev else {}
-    requested = index_kind or (prev.manifest["index"].get("requested", "auto") if prev else "auto")
-    if (prev is not None and current == prev_prints and prev.manifest.get("file_sha256") == file_sha
-            and prev.manifest.get("search") == _search_entry(settings)
-            and vector_index.IndexSpec.from_dict(prev.manifest["index"])
-            == vector_index.choose_spec(len(prev.chunks), requested)):
-        # Nothing changed: keep the live generation rather than writing an identical one.
-        return BuildReport(
-            added=(), changed=(), removed=(), unchanged=len(current), problems=tuple(problems),
-            documents=len(documents), chunks=len(prev.chunks), chunks_embedded=0, chunks_reused=len(prev.chunks),
-            seconds=round(time.perf_counter() - started, 3), generation=prev.generation,
-            notes=(note,) if note else (),
-        )
+    return _Corpus(documents, problems, file_sha, [document_fingerprint(d) for d in documents])
 
-    plan = _plan(documents, fingerprints, prev, embedder, settings)
-    cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dim)
-    try:
-        vectors_by_key, embedded, cache_hits = _embed_pending(plan.pending, cache, embedder, settings, progress)
-    finally:
-        cache.close()
-    notes = tuple(n for n in (note, cache.note) if n)
-    vectors, chunks = _assemble(plan, prev, vectors_by_key, embedder.dim)
 
-    spec = vector_index.choose_spec(len(vectors), requested)
-    faiss_index = vector_index.build(vectors, spec)
+@dataclass(frozen=True)
+class _Changes:
+    """The documents against the previous generation's, by id."""
 
-    added = tuple(sorted(set(current) - set(prev_prints)))
-    changed = tuple(sorted(k for k in current if k in prev_prints and prev_prints[k] != current[k]))
-    removed = tuple(sorted(set(prev_prints) - set(current)))
-    manifest = {
-        "model": {"name": embedder.name, "fingerprint": embedder.fingerprint, "dim": embedder.dim,
-                  "max_tokens": embedder.max_tokens, "variant": embedder.variant},
-        "chunking": settings.chunk.to_dict(),
-        "index": {**spec.to_dict(), "requested": requested},
-        "search": _search_entry(settings),
-        "corpus": str(corpus.resolve()),
-        "counts": {"documents": len(documents), "chunks": len(vectors), "problems": len(problems)},
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "build_seconds": round(time.perf_counter() - started, 3),
-        "documents": current,
-        "file_sha256": file_sha,
-        "problems": [{"path": p.path, "reason": p.reason} for p in problems],
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    unchanged: int
+
+
+def _what_changed(current: dict[str, str], prev: store.IndexData | None) -> _Changes:
+    before = prev.manifest.document_fingerprints if prev else {}
+    added = tuple(sorted(set(current) - set(before)))
+    changed = tuple(sorted(k for k in current if k in before and before[k] != current[k]))
+    removed = tuple(sorted(set(before) - set(current)))
+    return _Changes(added, changed, removed, unchanged=len(current) - len(added) - len(changed))
+
+
+def _search_entry(settings: Settings) -> dict[str, Any]:
+    """What the manifest records of the search files, so a build knows when to rewrite them."""
+    return {"lexical": lexical.manifest_entry(settings.lexical), "calibration": calibration.FORMAT}
+
+
+def _nothing_to_write(prev: store.IndexData, corpus: _Corpus, settings: Settings, requested: str) -> bool:
+    """Whether the live generation is already what this build would write: same documents and files, same search
+    settings, same kind of vector index."""
+    manifest = prev.manifest
+    return (corpus.by_id == manifest.document_fingerprints and manifest.file_sha256 == corpus.file_sha
+            and manifest.search == _search_entry(settings)
+            and manifest.index.spec == vector_index.choose_spec(len(prev.chunks), requested))
+
+
+@dataclass(frozen=True)
+class _Reused:
+    """A document's rows in the previous generation (its fingerprint is unchanged): vectors copied from there."""
+
+    rows: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass(frozen=True)
+class _ToEmbed:
+    """A new or changed document's chunks, by text key: vectors from the embedding cache, else from the model."""
+
+    keys: tuple[bytes, ...]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+@dataclass
+class _Plan:
+    """Where each document's rows come from: the previous generation, or texts to look up or embed."""
+
+    segments: list[_Reused | _ToEmbed] = field(default_factory=list)  # one per document, in order
+    columns: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)  # doc, start, end
+    pending: dict[bytes, str] = field(default_factory=dict)  # text key -> text the model reads
+    reused: int = 0
+
+
+def _previous_rows(prev: store.IndexData) -> dict[str, tuple[str, np.ndarray]]:
+    """doc_id -> (fingerprint, its rows) in the previous generation."""
+    prints = prev.manifest.document_fingerprints
+    bounds = np.searchsorted(prev.chunks.doc, np.arange(len(prev.documents) + 1))
+    return {
+        doc.doc_id: (prints.get(doc.doc_id, ""), np.arange(bounds[i], bounds[i + 1]))
+        for i, doc in enumerate(prev.documents)
     }
+
+
+def _plan(corpus: _Corpus, prev: store.IndexData | None, embedder: Embedder, settings: Settings) -> _Plan:
+    """What to embed: every document's rows reused from the previous generation where its fingerprint is
+    unchanged, else chunked afresh with the texts the model reads."""
+    plan = _Plan()
+    prev_rows = _previous_rows(prev) if prev is not None else {}
+    for d, (doc, fp) in enumerate(zip(corpus.documents, corpus.fingerprints, strict=True)):
+        old = prev_rows.get(doc.doc_id)
+        if prev is not None and old is not None and old[0] == fp:
+            rows = old[1]
+            plan.segments.append(_Reused(rows))
+            plan.columns.append((np.full(len(rows), d, np.int32), prev.chunks.start[rows], prev.chunks.end[rows]))
+            plan.reused += len(rows)
+            continue
+        chunks = chunk_document(doc, embedder.token_spans, settings.chunk)
+        keys = []
+        for chunk in chunks:
+            text = embedding_text(doc, chunk, embedder.token_spans, settings.chunk)
+            keys.append(text_key(text))
+            plan.pending.setdefault(keys[-1], text)
+        plan.segments.append(_ToEmbed(tuple(keys)))
+        plan.columns.append((
+            np.full(len(chunks), d, np.int32),
+            np.array([c.start for c in chunks], np.int64),
+            np.array([c.end for c in chunks], np.int64),
+        ))
+    return plan
+
+
+def _assemble(plan: _Plan, prev: store.IndexData | None, vectors_by_key: dict[bytes, np.ndarray],
+              dim: int) -> tuple[np.ndarray, store.ChunkTable]:
+    vectors = np.zeros((sum(len(segment) for segment in plan.segments), dim), dtype=np.float32)
+    row = 0
+    for segment in plan.segments:
+        n = len(segment)
+        if isinstance(segment, _Reused) and prev is not None:
+            vectors[row:row + n] = prev.vectors[segment.rows]
+        elif isinstance(segment, _ToEmbed) and n:
+            vectors[row:row + n] = np.stack([vectors_by_key[k] for k in segment.keys])
+        row += n
+    chunks = store.ChunkTable(*(np.concatenate(column) for column in zip(*plan.columns, strict=True)))
+    return vectors, chunks
+
+
+def _manifest(corpus_dir: Path, corpus: _Corpus, embedder: Embedder, settings: Settings, spec: vector_index.IndexSpec,
+              requested: str, chunks: int, started: float) -> Manifest:
+    return Manifest(
+        model=ModelInfo.of(embedder),
+        chunking=settings.chunk.to_dict(),
+        index=IndexEntry(spec, requested),
+        search=_search_entry(settings),
+        corpus=str(corpus_dir.resolve()),
+        counts=Counts(documents=len(corpus.documents), chunks=chunks, problems=len(corpus.problems)),
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        build_seconds=round(time.perf_counter() - started, 3),
+        document_fingerprints=corpus.by_id,
+        file_sha256=corpus.file_sha,
+        problems=tuple(corpus.problems),
+    )
+
+
+def _write(index_dir: Path, manifest: Manifest, documents: list[Document], chunks: store.ChunkTable,
+           vectors: np.ndarray, faiss_index: Any, settings: Settings) -> Path:
+    """Write the generation: vectors, their FAISS index, chunks, documents, BM25 and the calibration."""
     # BM25 and the score calibration are rebuilt with every generation (about a second for SciFact): always in step.
     search_files = lexical.index_files(
         [lexical.lexical_text(documents[d], s, e) for d, s, e in zip(chunks.doc, chunks.start, chunks.end,
                                                                      strict=True)],
         settings.lexical) | calibration.index_files(vectors)
-    gen = store.write_generation(index_dir, manifest=manifest, documents=documents, chunks=chunks,
-                                 vectors=vectors, faiss_index=faiss_index, extra_files=search_files)
+    return store.write_generation(index_dir, manifest=manifest, documents=documents, chunks=chunks,
+                                  vectors=vectors, faiss_index=faiss_index, extra_files=search_files)
+
+
+def _build_locked(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Settings, full: bool,
+                  progress: bool, index_kind: str | None) -> BuildReport:
+    started = time.perf_counter()
+    store.prune(index_dir)
+    prev, note = _previous(index_dir, embedder, settings, full)
+    corpus = _read_sorted_corpus(corpus_dir, prev, settings)
+    requested = index_kind or (prev.manifest.index.requested if prev else "auto")
+    if prev is not None and _nothing_to_write(prev, corpus, settings, requested):
+        # Nothing changed: keep the live generation rather than writing an identical one.
+        return BuildReport(
+            added=(), changed=(), removed=(), unchanged=len(corpus.by_id), problems=tuple(corpus.problems),
+            documents=len(corpus.documents), chunks=len(prev.chunks), chunks_embedded=0,
+            chunks_reused=len(prev.chunks), seconds=round(time.perf_counter() - started, 3),
+            generation=prev.generation, notes=(note,) if note else (),
+        )
+
+    plan = _plan(corpus, prev, embedder, settings)
+    cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dim)
+    try:
+        vectors_by_key, embedded, cache_hits = _embed_pending(plan.pending, cache, embedder, settings, progress)
+    finally:
+        cache.close()
+    vectors, chunks = _assemble(plan, prev, vectors_by_key, embedder.dim)
+
+    spec = vector_index.choose_spec(len(vectors), requested)
+    faiss_index = vector_index.build(vectors, spec)
+    manifest = _manifest(corpus_dir, corpus, embedder, settings, spec, requested, len(vectors), started)
+    gen = _write(index_dir, manifest, corpus.documents, chunks, vectors, faiss_index, settings)
+    changes = _what_changed(corpus.by_id, prev)
     return BuildReport(
-        added=added, changed=changed, removed=removed, unchanged=len(current) - len(added) - len(changed),
-        problems=tuple(problems), documents=len(documents), chunks=len(vectors), chunks_embedded=embedded,
-        chunks_reused=plan.reused + cache_hits, seconds=round(time.perf_counter() - started, 3),
-        generation=gen.name, notes=notes,
+        added=changes.added, changed=changes.changed, removed=changes.removed, unchanged=changes.unchanged,
+        problems=tuple(corpus.problems), documents=len(corpus.documents), chunks=len(vectors),
+        chunks_embedded=embedded, chunks_reused=plan.reused + cache_hits,
+        seconds=round(time.perf_counter() - started, 3), generation=gen.name,
+        notes=tuple(n for n in (note, cache.note) if n),
     )
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.errors import IndexCorruptError
+from qa.errors import REBUILD_HINT, IndexCorruptError
 
 FORMAT = 1
 FILE = "calibration/dense-moments.npz"
@@ -78,13 +78,11 @@ class DenseStats:
                 # C is stored in float64 and held in float32: half the memory, and a variance to 1e-6 or so
                 stats = cls(data["mean"], data["cov"].astype(np.float32))
         except FileNotFoundError as exc:
-            raise IndexCorruptError(f"the index at {gen} has no {FILE}: rebuild it with `qa index --full`") from exc
+            raise IndexCorruptError(f"the index at {gen} has no {FILE}: {REBUILD_HINT}") from exc
         except Exception as exc:  # a damaged array file: one message and the fix
-            raise IndexCorruptError(f"{path} cannot be read ({type(exc).__name__}): rebuild it with "
-                                    "`qa index --full`") from exc
+            raise IndexCorruptError(f"{path} cannot be read ({type(exc).__name__}): {REBUILD_HINT}") from exc
         if stats.mean.shape != (dim,) or stats.cov.shape != (dim, dim):
-            raise IndexCorruptError(f"{path} does not match the index dimension {dim}: rebuild it with "
-                                    "`qa index --full`")
+            raise IndexCorruptError(f"{path} does not match the index dimension {dim}: {REBUILD_HINT}")
         return stats
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.errors import IndexCorruptError
+from qa.errors import REBUILD_HINT, IndexCorruptError
 from qa.records import Document
 from qa.settings import LexicalSettings
 from qa.text import stemmer
@@ -37,7 +37,6 @@ from qa.text import stemmer
 LEXICAL_FORMAT = 1
 FOLDER = "lexical"
 HEADER = "qa-lexical.json"
-REBUILD_HINT = "rebuild it with `qa index --full`"
 
 def analyze(texts: Sequence[str]) -> list[list[str]]:
     """Texts -> lower-cased, stop-word-free, stemmed terms (the one analyzer for chunks and questions)."""
@@ -134,13 +133,8 @@ class LexicalIndex:
         """BM25 score of every chunk row (0 where no question term occurs)."""
         return self.scores_for_terms(self.term_ids(question))
 
-    def scores_for_terms(self, ids: Sequence[int], weights: Sequence[float] | None = None) -> np.ndarray:
-        """Scores for given vocabulary ids, optionally weighted per term (query expansion)."""
+    def scores_for_terms(self, ids: Sequence[int]) -> np.ndarray:
+        """Scores for given vocabulary ids."""
         if not len(ids):
             return np.zeros(self.chunks, dtype=np.float32)
-        if weights is None:
-            return np.asarray(self.model.get_scores_from_ids(list(ids)), dtype=np.float32)
-        total = np.zeros(self.chunks, dtype=np.float32)
-        for term, weight in zip(ids, weights, strict=True):
-            total += np.float32(weight) * self.model.get_scores_from_ids([term]).astype(np.float32)
-        return total
+        return np.asarray(self.model.get_scores_from_ids(list(ids)), dtype=np.float32)

@@ -18,22 +18,21 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qa.checksums import sha256_file
-from qa.errors import IndexCorruptError, IndexMissingError
+from qa.errors import REBUILD_HINT, IndexCorruptError, IndexMissingError
 from qa.index import vector_index
+from qa.index.manifest import FileChecksum, Manifest
 from qa.records import Chunk, Document
 from qa.settings import FORMAT_VERSION
 
-REBUILD_HINT = "rebuild it with `qa index --full`"
 CURRENT = "CURRENT"
 GENERATIONS = "generations"
-REQUIRED_FILES = ("vectors.faiss", "vectors.npy", "chunks.npz", "documents.jsonl")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -55,17 +54,13 @@ class ChunkTable:
     def __len__(self) -> int:
         return len(self.doc)
 
-    @classmethod
-    def empty(cls) -> ChunkTable:
-        return cls(np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, np.int64))
-
 
 @dataclass
 class IndexData:
     """Everything one generation holds, in memory."""
 
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     documents: list[Document]
     chunks: ChunkTable
     faiss_index: Any
@@ -104,61 +99,31 @@ def current_generation(index_dir: Path) -> Path | None:
     return index_dir / GENERATIONS / name
 
 
-def read_manifest(gen: Path) -> dict[str, Any]:
+def read_manifest(gen: Path) -> Manifest:
+    """The generation's manifest, checked (``Manifest.from_dict``)."""
+    path = gen / "manifest.json"
     try:
-        manifest = json.loads((gen / "manifest.json").read_text())
+        data = json.loads(path.read_text())
     except FileNotFoundError as exc:
         raise IndexCorruptError(f"index generation {gen} has no manifest.json: {REBUILD_HINT}") from exc
     except (OSError, ValueError) as exc:
-        raise IndexCorruptError(
-            f"the index manifest {gen / 'manifest.json'} is not valid JSON: {REBUILD_HINT}"
-        ) from exc
-    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
-        version = manifest.get("format_version") if isinstance(manifest, dict) else None
-        raise IndexCorruptError(
-            f"the index at {gen.parent.parent} has format version {version}, this qa reads {FORMAT_VERSION}: "
-            f"{REBUILD_HINT}"
-        )
-    if problem := _manifest_problem(manifest):
-        raise IndexCorruptError(f"the index manifest {gen / 'manifest.json'} is damaged or edited ({problem}): "
-                                f"{REBUILD_HINT}")
-    return manifest
+        raise IndexCorruptError(f"the index manifest {path} is not valid JSON: {REBUILD_HINT}") from exc
+    return Manifest.from_dict(data, path=path)
 
 
-def _manifest_problem(manifest: dict[str, Any]) -> str | None:
-    """What is missing or malformed in a manifest that claims the right format version, or None."""
-    model, counts, files = manifest.get("model"), manifest.get("counts"), manifest.get("files")
-    if not isinstance(model, dict) or not all(isinstance(model.get(k), str) for k in ("name", "fingerprint")):
-        return "no model name and fingerprint"
-    if not isinstance(counts, dict) or not all(type(counts.get(k)) is int for k in ("documents", "chunks")):
-        return "no document and chunk counts"
-    if not isinstance(manifest.get("built_at"), str):
-        return "no build time"
-    if not isinstance(files, dict):
-        return "no file checksums"
-    for name, meta in files.items():
-        parts = Path(name).parts
-        if Path(name).is_absolute() or ".." in parts or not parts:
-            return f"file name {name!r} points outside the generation"
-        if not isinstance(meta, dict) or not isinstance(meta.get("sha256"), str) or type(meta.get("bytes")) is not int:
-            return f"no checksum for {name}"
-    missing = sorted(set(REQUIRED_FILES) - set(files))
-    return f"no checksum for {', '.join(missing)}" if missing else None
-
-
-def verify_files(gen: Path, manifest: dict[str, Any]) -> None:
+def verify_files(gen: Path, manifest: Manifest) -> None:
     """Refuse a generation with a file that does not match its checksum, or one the manifest does not list.
 
     Runs before any parser opens a file: a tampered or truncated file is rejected by its bytes alone.
     """
-    listed = manifest["files"]
+    listed = manifest.files
     for path in sorted(p for p in gen.rglob("*") if not p.is_dir()):
         name = path.relative_to(gen).as_posix()
         if name != "manifest.json" and name not in listed:
             raise IndexCorruptError(f"index file {path} is not listed in the manifest: {REBUILD_HINT}")
     for name, meta in listed.items():
         path = gen / name
-        if not path.is_file() or path.stat().st_size != meta["bytes"] or sha256_file(path) != meta["sha256"]:
+        if not path.is_file() or path.stat().st_size != meta.bytes or sha256_file(path) != meta.sha256:
             raise IndexCorruptError(f"index file {path} does not match its checksum: {REBUILD_HINT}")
 
 
@@ -183,11 +148,11 @@ def load(index_dir: Path, *, with_vectors: bool = False, verify: bool = True) ->
         vectors = np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False) if with_vectors else None
     except Exception as exc:  # a damaged file in any of three formats: one message and the fix
         raise IndexCorruptError(f"the index at {gen} cannot be read ({type(exc).__name__}): {REBUILD_HINT}") from exc
-    if faiss_index.ntotal != len(chunks) or manifest["counts"]["chunks"] != len(chunks):
+    if faiss_index.ntotal != len(chunks) or manifest.counts.chunks != len(chunks):
         raise IndexCorruptError(f"the index at {gen} has mismatched vector and chunk counts: {REBUILD_HINT}")
     if not _chunks_fit(chunks, documents):
         raise IndexCorruptError(f"the chunk table at {gen} points outside its documents: {REBUILD_HINT}")
-    vector_index.configure(faiss_index, vector_index.IndexSpec.from_dict(manifest.get("index", {})))
+    vector_index.configure(faiss_index, manifest.index.spec)
     return IndexData(gen, manifest, documents, chunks, faiss_index, vectors)
 
 
@@ -220,54 +185,67 @@ def _chunks_fit(chunks: ChunkTable, documents: list[Document]) -> bool:
 def write_generation(
     index_dir: Path,
     *,
-    manifest: dict[str, Any],
+    manifest: Manifest,
     documents: list[Document],
     chunks: ChunkTable,
     vectors: np.ndarray,
     faiss_index: Any,
     extra_files: dict[str, bytes] | None = None,
 ) -> Path:
-    """Write a complete generation under a temporary name, fsync it, then make it live atomically."""
+    """Write a complete generation under a temporary name, fsync it, then make it live atomically.
 
+    ``manifest`` is written with this qa's format version and the checksum of every file written (its ``files``).
+    """
     root = index_dir / GENERATIONS
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{os.getpid()}-{time.time_ns()}"
     tmp.mkdir()
     try:
-        _write_faiss(faiss_index, tmp / "vectors.faiss")
-        np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
-        np.savez(tmp / "chunks.npz", doc=chunks.doc, start=chunks.start, end=chunks.end)
-        with (tmp / "documents.jsonl").open("w") as handle:
-            for doc in documents:
-                handle.write(json.dumps(doc.to_dict(), ensure_ascii=False) + "\n")
-        for name, data in (extra_files or {}).items():
-            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-            (tmp / name).write_bytes(data)
-        files = sorted(p for p in tmp.rglob("*") if p.is_file())
-        manifest = {
-            **manifest,
-            "format_version": FORMAT_VERSION,
-            "files": {str(p.relative_to(tmp)): {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files},
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-        for path in [*files, tmp / "manifest.json"]:
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
-        _fsync_dir(tmp)
-        number = _next_number(root)
-        final = root / f"g-{number:06d}-{time.strftime('%Y%m%dT%H%M%S')}"
+        _write_data(tmp, documents, chunks, vectors, faiss_index, extra_files or {})
+        _write_manifest_and_sync(tmp, manifest)
+        final = root / f"g-{_next_number(root):06d}-{time.strftime('%Y%m%dT%H%M%S')}"
         os.rename(tmp, final)
         _fsync_dir(root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _make_current(index_dir, final)
+    return final
+
+
+def _write_data(folder: Path, documents: list[Document], chunks: ChunkTable, vectors: np.ndarray, faiss_index: Any,
+                extra_files: dict[str, bytes]) -> None:
+    _write_faiss(faiss_index, folder / "vectors.faiss")
+    np.save(folder / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+    np.savez(folder / "chunks.npz", doc=chunks.doc, start=chunks.start, end=chunks.end)
+    with (folder / "documents.jsonl").open("w") as handle:
+        for doc in documents:
+            handle.write(json.dumps(doc.to_dict(), ensure_ascii=False) + "\n")
+    for name, data in extra_files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+
+
+def _write_manifest_and_sync(folder: Path, manifest: Manifest) -> None:
+    """The manifest with every file's checksum, then every file and the folder itself fsynced."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    checksums = {str(p.relative_to(folder)): FileChecksum(sha256_file(p), p.stat().st_size) for p in files}
+    manifest = replace(manifest, format_version=FORMAT_VERSION, files=checksums)
+    (folder / "manifest.json").write_text(json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False))
+    for path in [*files, folder / "manifest.json"]:
+        with path.open("rb") as handle:
+            os.fsync(handle.fileno())
+    _fsync_dir(folder)
+
+
+def _make_current(index_dir: Path, generation: Path) -> None:
+    """Point CURRENT at ``generation`` atomically: a reader sees the old name or the new one, never a torn file."""
     pointer = index_dir / f".{CURRENT}.tmp"
-    pointer.write_text(final.name + "\n")
+    pointer.write_text(generation.name + "\n")
     with pointer.open("rb") as handle:
         os.fsync(handle.fileno())
     os.replace(pointer, index_dir / CURRENT)
     _fsync_dir(index_dir)
-    return final
 
 
 def _write_faiss(faiss_index: Any, path: Path) -> None:

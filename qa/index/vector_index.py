@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.errors import IndexCorruptError, SettingsError
+from qa.errors import REBUILD_HINT, IndexCorruptError, SettingsError
 
 KINDS = ("flat", "hnsw", "ivf")
 STORAGES = ("fp16", "fp32")
@@ -172,7 +172,7 @@ def configure(index: Any, spec: IndexSpec) -> None:
     if _storage_kind(index) != (spec.kind, spec.storage):
         raise IndexCorruptError(
             f"the manifest says the vectors are in a {spec.kind} index ({spec.storage}) but vectors.faiss holds a "
-            f"{type(index).__name__}: rebuild it with `qa index --full`"
+            f"{type(index).__name__}: {REBUILD_HINT}"
         )
     if spec.kind == "hnsw":
         index.hnsw.efSearch = spec.ef_search

@@ -78,7 +78,7 @@ class Searcher:
     def from_data(cls, data: store.IndexData) -> Searcher:
         """A loaded generation with its BM25 index and calibration."""
         searcher = cls(data, LexicalIndex.load(data.path, chunks=len(data.chunks)),
-                       DenseStats.load(data.path, dim=int(data.manifest["model"]["dim"])))
+                       DenseStats.load(data.path, dim=int(data.manifest.model.dim)))
         _return_freed_memory()
         return searcher
 

@@ -52,7 +52,7 @@ class Workspace:
         # subtle: the builder gets its own model instance, so a question never waits for a rebuild's batch
         if self._builder is None:
             assistant = self.assistant
-            built_with = assistant.data.manifest["model"]["name"] if assistant else None
+            built_with = assistant.data.manifest.model.name if assistant else None
             self._builder = embedder_for(self._model, cache_dir=self.index_dir / "cache", built_with=built_with)
         return self._builder
 

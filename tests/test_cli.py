@@ -25,7 +25,8 @@ def test_index_then_ask_json(small_corpus: Path, tmp_path: Path, fast_model, cap
     assert "Indexed 3 documents" in out and "3 added" in out and "embedded" in out
     assert main(["ask", "Which sea does the Danube end in?", "--index", str(index), "-k", "2", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["question"] == "Which sea does the Danube end in?" and data["answer"] is None or "answer" in data
+    assert data["question"] == "Which sea does the Danube end in?"
+    assert data["answer"]["text"] == "It ends in the Black Sea." and data["answer"]["path"] == "rivers.txt"
     assert len(data["passages"]) == 2 and data["passages"][0]["path"] == "rivers.txt"
 
 

@@ -76,15 +76,16 @@ def test_the_packaged_model_is_safetensors_only() -> None:
     assert not [f for f in files if f.endswith((".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"))]
 
 
-def test_yaml_front_matter_builds_no_objects() -> None:
+def test_yaml_front_matter_builds_no_objects(tmp_path: Path) -> None:
     from qa.ingest.readers import read_document
 
-    hostile = b"---\ntitle: !!python/object/apply:os.system ['touch /tmp/qa-pwned']\n---\n# Body\nText.\n"
+    marker = tmp_path / "pwned"  # a fresh folder: a marker left by an earlier run cannot hide or fake a result
+    hostile = f"---\ntitle: !!python/object/apply:os.system ['touch {marker}']\n---\n# Body\nText.\n".encode()
     try:
         read_document(Path("x.md"), "x.md", hostile)
     except Exception as exc:  # refused is fine; running it is not
         assert "front matter" in str(exc)
-    assert not Path("/tmp/qa-pwned").exists()
+    assert not marker.exists()
 
 
 # --- the served app ----------------------------------------------------------------------------------------------

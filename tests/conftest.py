@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import queue
 import shutil
+import threading
+import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -61,3 +65,39 @@ def write_small_corpus(corpus: Path) -> Path:
         encoding="utf-8",
     )
     return corpus
+
+
+class Lines:
+    """A child process's text output, read by a thread: a test waits for a line with a deadline (a child that hangs
+    fails the test instead of hanging it), and the pipe is drained for the child's whole life so it never blocks.
+
+    ``next`` returns ``""`` once the output is closed, as ``readline`` does.
+    """
+
+    def __init__(self, stream: IO[str]):
+        self._queue: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._queue.put(line)
+        self._queue.put("")
+
+    def next(self, timeout: float = 60) -> str:
+        try:
+            line = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no line within {timeout:g} s; so far: {''.join(self.seen)[-2000:]!r}") from None
+        if line == "":
+            self._queue.put("")  # closed stays closed
+        self.seen.append(line)
+        return line
+
+    def until(self, text: str, timeout: float = 60) -> str:
+        """The first line that contains ``text``; fails if the output closes or the deadline passes first."""
+        deadline = time.monotonic() + timeout
+        while line := self.next(max(deadline - time.monotonic(), 0.01)):
+            if text in line:
+                return line
+        raise AssertionError(f"output closed before {text!r}: {''.join(self.seen)[-2000:]!r}")

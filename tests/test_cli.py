@@ -82,5 +82,5 @@ def test_help_and_usage_errors() -> None:
 def test_python_dash_m_qa_runs_without_traceback(tmp_path: Path) -> None:
     env = {**os.environ, "QA_MODEL": "hashing-64"}
     proc = subprocess.run([sys.executable, "-m", "qa", "ask", "hello", "--index", str(tmp_path / "none")],
-                          capture_output=True, text=True, env=env, cwd=Path(__file__).parent.parent)
+                          capture_output=True, text=True, env=env, cwd=Path(__file__).parent.parent, timeout=120)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr and "qa index" in proc.stderr

@@ -25,7 +25,7 @@ import pytest
 
 from qa.embed.embedders import HashingEmbedder
 from qa.index.build import build_index
-from tests.conftest import write_small_corpus
+from tests.conftest import Lines, write_small_corpus
 from tests.test_bad_input import QUESTIONS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -300,10 +300,13 @@ def qa_serve(app_root: Path):
     proc = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--index", str(app_root / "index"), "--corpus",
                              str(app_root / "corpus"), "--port", str(port)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO)
-    first = proc.stdout.readline()
-    yield proc, port, first
-    proc.terminate()
-    proc.wait(timeout=30)
+    lines = Lines(proc.stdout)  # drained for the server's whole life: a full pipe would block it
+    try:
+        first = lines.next(120)
+        yield proc, port, first
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 @pytest.mark.slow  # starts `qa serve` in its own process

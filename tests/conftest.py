@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -18,6 +20,22 @@ SEED_CORPUS = REPO / "corpus"
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 ISW_DOC = "isw-2024-11-30-russia-iran-syria.md"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh home folder for the whole run, so user state (the OpenVINO export in ``~/.cache/qa``, anything under
+    ``XDG_CACHE_HOME``) starts empty and is gone afterwards: what one run leaves cannot change what the next measures.
+    Session-wide, and set in ``os.environ`` itself, so module fixtures and child processes see it too."""
+    home = tmp_path_factory.mktemp("home")
+    saved = {name: os.environ.get(name) for name in ("HOME", "XDG_CACHE_HOME")}
+    os.environ.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"))
+    yield home
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(autouse=True)

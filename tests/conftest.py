@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import queue
 import shutil
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -14,6 +20,22 @@ SEED_CORPUS = REPO / "corpus"
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 ISW_DOC = "isw-2024-11-30-russia-iran-syria.md"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh home folder for the whole run, so user state (the OpenVINO export in ``~/.cache/qa``, anything under
+    ``XDG_CACHE_HOME``) starts empty and is gone afterwards: what one run leaves cannot change what the next measures.
+    Session-wide, and set in ``os.environ`` itself, so module fixtures and child processes see it too."""
+    home = tmp_path_factory.mktemp("home")
+    saved = {name: os.environ.get(name) for name in ("HOME", "XDG_CACHE_HOME")}
+    os.environ.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"))
+    yield home
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(autouse=True)
@@ -61,3 +83,39 @@ def write_small_corpus(corpus: Path) -> Path:
         encoding="utf-8",
     )
     return corpus
+
+
+class Lines:
+    """A child process's text output, read by a thread: a test waits for a line with a deadline (a child that hangs
+    fails the test instead of hanging it), and the pipe is drained for the child's whole life so it never blocks.
+
+    ``next`` returns ``""`` once the output is closed, as ``readline`` does.
+    """
+
+    def __init__(self, stream: IO[str]):
+        self._queue: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._queue.put(line)
+        self._queue.put("")
+
+    def next(self, timeout: float = 60) -> str:
+        try:
+            line = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no line within {timeout:g} s; so far: {''.join(self.seen)[-2000:]!r}") from None
+        if line == "":
+            self._queue.put("")  # closed stays closed
+        self.seen.append(line)
+        return line
+
+    def until(self, text: str, timeout: float = 60) -> str:
+        """The first line that contains ``text``; fails if the output closes or the deadline passes first."""
+        deadline = time.monotonic() + timeout
+        while line := self.next(max(deadline - time.monotonic(), 0.01)):
+            if text in line:
+                return line
+        raise AssertionError(f"output closed before {text!r}: {''.join(self.seen)[-2000:]!r}")

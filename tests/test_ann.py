@@ -136,11 +136,11 @@ def test_rebuild_keeps_the_requested_kind_and_a_new_flag_replaces_it(small_corpu
     index = tmp_path / "index"
     first = build_index(small_corpus, index, embedder, progress=False, index_kind="hnsw")
     (small_corpus / "new.txt").write_text("Volcanoes erupt when magma rises.")
-    build_index(small_corpus, index, embedder, progress=False)
-    assert store.load(index).manifest.index.spec.kind == "hnsw"
+    changed = build_index(small_corpus, index, embedder, progress=False)
+    assert changed.generation != first.generation and store.load(index).manifest.index.spec.kind == "hnsw"
     unchanged = build_index(small_corpus, index, embedder, progress=False)
     switched = build_index(small_corpus, index, embedder, progress=False, index_kind="auto")
-    assert unchanged.generation != first.generation
+    assert unchanged.generation == changed.generation and unchanged.chunks_embedded == 0
     assert switched.generation != unchanged.generation and switched.chunks_embedded == 0
     assert store.load(index).manifest.index.to_dict() == {"kind": "flat", "metric": "inner_product", "storage": "fp16",
                                                    "requested": "auto"}

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import REPO, SEED_CORPUS
+from tests.conftest import REPO, SEED_CORPUS, Lines
 from tests.test_app import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -50,16 +50,13 @@ def server(tmp_path_factory):
          "--port", str(free_port())],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
     )
+    lines = Lines(proc.stdout)  # read with a deadline, and drained while the server runs
     try:
-        url = None
-        deadline = time.monotonic() + 240
-        while url is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            if "the chat is at " in line:
-                url = line.split("the chat is at ", 1)[1].split()[0]
-        assert url, f"qa serve did not start: {(root / 'serve.log').read_text()[-2000:]}"
+        try:
+            line = lines.until("the chat is at ", 240)
+        except AssertionError as exc:
+            raise AssertionError(f"qa serve did not start: {(root / 'serve.log').read_text()[-2000:]}") from exc
+        url = line.split("the chat is at ", 1)[1].split()[0]
         assert urlsplit(url).hostname == "127.0.0.1"
         yield url, corpus, index
     finally:

@@ -163,11 +163,14 @@ def test_index_built_with_another_model_is_refused(small_corpus: Path, tmp_path:
 
 def test_old_generations_are_pruned(small_corpus: Path, tmp_path: Path, embedder) -> None:
     index = tmp_path / "index"
+    built = []
     for i in range(4):
         (small_corpus / "rivers.txt").write_text(f"Version {i} of the rivers text.")
-        build_index(small_corpus, index, embedder, progress=False)
-    generations = sorted(p.name for p in (index / "generations").iterdir())
-    assert len(generations) <= 3 and store.current_generation(index).name == generations[-1]
+        built.append(build_index(small_corpus, index, embedder, progress=False).generation)
+    assert len(set(built)) == 4
+    # a build prunes to the two newest before it writes its own: the live one and the two before it remain
+    assert sorted(p.name for p in (index / "generations").iterdir()) == built[-3:]
+    assert store.current_generation(index).name == built[-1]
 
 
 def test_a_loaded_collection_holds_its_shared_path_once(tmp_path: Path, embedder) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,12 @@ def test_pytrec_eval_on_the_run_file_reproduces_the_printed_metrics(beir: Path, 
     }
     for name, value in want.items():
         assert printed["metrics"][name] == pytest.approx(value, abs=6e-5), name
-    assert {"answer@1", "answer@5"} <= set(printed["metrics"])
+    # answer@k: the share of questions with a known answer whose top k passages hold it (one passage a document)
+    texts = {d: text for d, _, text in CORPUS}
+    ranked = {q: sorted(docs, key=lambda d: -docs[d]) for q, docs in run.items()}
+    for k in (1, 5):
+        found = [any(contains_answer(texts[d], gold) for d in ranked.get(q, [])[:k]) for q, gold in ANSWERS]
+        assert printed["metrics"][f"answer@{k}"] == pytest.approx(sum(found) / len(ANSWERS)), k
     assert set(printed["latency_ms"]) == {"p50", "p95"}
 
 
@@ -136,7 +142,11 @@ def test_answer_checks_and_percentiles() -> None:
     assert contains_answer("It ends in the Black Sea.", ["black sea"])
     assert contains_answer("Denver Broncos won", ["The Denver Broncos"])
     assert not contains_answer("in 1999", ["99"])  # whole words only
-    assert percentiles([1, 2, 3, 4, 100]) == {"p50": 3.0, "p95": 80.8}
+    for values in ([1, 2, 3, 4, 100], [7.5], [3, 1, 2], list(range(1000, 0, -7))):
+        # the reference: the standard library's linear interpolation between closest ranks
+        cuts = statistics.quantiles(values, n=100, method="inclusive") if len(values) > 1 else [values[0]] * 99
+        assert percentiles(values) == {"p50": round(cuts[49], 2), "p95": round(cuts[94], 2)}, values
+    assert percentiles([]) == {"p50": 0.0, "p95": 0.0}
 
 
 def test_mode_all_prints_modes_side_by_side_and_writes_one_run_per_mode(beir: Path, tmp_path: Path, fast_model,

@@ -29,6 +29,7 @@ from qa.embed.embedders import HashingEmbedder
 from qa.errors import IndexBusyError, IndexWriteError
 from qa.index import store
 from qa.index.build import EMBED_BLOCK, build_index
+from tests.conftest import Lines
 
 REPO = Path(__file__).resolve().parent.parent
 REAL_FAISS_WRITER = faiss.PyCallbackIOWriter
@@ -77,6 +78,37 @@ stops = {
 }
 if point in stops:
     pause_before(*stops[point])
+
+# "event:N": print "AT <phase>" at each of the build's own calls below, and stop dead at the N-th (0: never).
+probes = {
+    "reading": (readers, "read_document", lambda *a: True),
+    "embedding": (HashingEmbedder, "embed", lambda *a: True),
+    "writing": (os, "fsync", lambda *a: True),  # each file of the new generation, the folder, the pointer
+    "renaming": (os, "rename", lambda *a: name(a[0]).startswith(".tmp-")),
+    "swapping": (os, "replace", lambda *a: name(a[1]) == "CURRENT"),
+}
+events = []
+
+
+def probe(phase, owner, attr, counts):
+    real = getattr(owner, attr)
+
+    def wrapper(*args, **kwargs):
+        if counts(*args):
+            events.append(phase)
+            print("AT", phase, flush=True)
+            if len(events) == stop:
+                print("PAUSE", point, flush=True)
+                time.sleep(120)
+        return real(*args, **kwargs)
+
+    setattr(owner, attr, wrapper)
+
+
+if point.startswith("event:"):
+    stop = int(point.split(":")[1])
+    for phase, (owner, attr, counts) in probes.items():
+        probe(phase, owner, attr, counts)
 print("START", flush=True)
 started = time.perf_counter()
 build.build_index(Path(corpus), Path(index), HashingEmbedder(64), progress=False)
@@ -84,9 +116,16 @@ print("DONE", time.perf_counter() - started, flush=True)
 """
 
 
-def start_child(point: str, corpus: Path, index: Path, log: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", CHILD, point, str(corpus), str(index)], stdout=subprocess.PIPE,
-                            stderr=log.open("w"), text=True, cwd=REPO)
+def start_child(point: str, corpus: Path, index: Path, log: Path) -> tuple[subprocess.Popen[str], Lines]:
+    """The child build, and its output read with deadlines (a child that hangs fails the test, not hangs it)."""
+    child = subprocess.Popen([sys.executable, "-c", CHILD, point, str(corpus), str(index)], stdout=subprocess.PIPE,
+                             stderr=log.open("w"), text=True, cwd=REPO)
+    return child, Lines(child.stdout)
+
+
+def kill(child: subprocess.Popen[str]) -> None:
+    child.kill()
+    child.wait(timeout=30)
 
 
 def cached(index: Path) -> int:
@@ -127,11 +166,10 @@ def test_kill_9_at_each_stage_keeps_an_index_and_the_next_build_finishes(point: 
     before = cached(index)
     add_extra_documents(small_corpus)
 
-    child = start_child(point, small_corpus, index, tmp_path / "child.log")
-    assert child.stdout.readline().strip() == "START"
-    line = child.stdout.readline().strip()
-    child.kill()
-    child.wait()
+    child, lines = start_child(point, small_corpus, index, tmp_path / "child.log")
+    assert lines.next().strip() == "START"
+    line = lines.next(120).strip()
+    kill(child)
     assert line == f"PAUSE {point}", (line, (tmp_path / "child.log").read_text())
 
     data = still_answers(index)
@@ -149,40 +187,50 @@ def test_kill_9_at_each_stage_keeps_an_index_and_the_next_build_finishes(point: 
 
 
 @pytest.mark.slow
-def test_kill_9_at_random_moments_of_a_real_build(small_corpus: Path, tmp_path: Path) -> None:
-    """Six kills at seeded random moments of a real build process, each from the same starting index.
+def test_kill_9_at_random_points_of_a_real_build(small_corpus: Path, tmp_path: Path) -> None:
+    """Six kills of a real build process, each from the same starting index, at seeded random points among the
+    build's own calls: one in each phase (reading, embedding, writing, renaming, swapping), one anywhere.
 
     Every time: the live index passes every load check and answers, and the next build embeds exactly what the
-    killed one had not committed to the cache.
+    killed one had not committed to the cache. subtle: the points are calls counted in a first, unkilled build, not
+    moments of a clock, so that every phase is hit on every run whatever the machine's speed.
     """
     base = tmp_path / "base"
     build_index(small_corpus, base, HashingEmbedder(64), progress=False)
     extra = EXTRA * 4
     for i in range(extra):
         (small_corpus / f"extra{i:04d}.txt").write_text(f"Extra document {i} about topic {i * 7}. More on {i}.")
-    reference = start_child("none", small_corpus, tmp_path / "reference", tmp_path / "reference.log")
-    assert reference.stdout.readline().strip() == "START"
-    duration = float(reference.stdout.readline().split()[1])  # a build's length, imports excluded
-    reference.wait()
+    shutil.copytree(base, tmp_path / "reference")
+    reference, lines = start_child("event:0", small_corpus, tmp_path / "reference", tmp_path / "reference.log")
+    assert lines.next().strip() == "START"
+    phases = []
+    while (line := lines.next(120)).startswith("AT "):
+        phases.append(line.split()[1])
+    assert line.startswith("DONE"), (line, (tmp_path / "reference.log").read_text())
+    reference.wait(timeout=30)
+    order = list(dict.fromkeys(phases))
+    assert order == ["reading", "embedding", "writing", "renaming", "swapping"], order
     rng = random.Random(20241130)
+    stops = [rng.choice([n for n, p in enumerate(phases, 1) if p == phase]) for phase in order]
+    stops.append(rng.randint(1, len(phases)))
     outcomes = []
-    for attempt in range(6):
+    for attempt, stop in enumerate(stops):
         index = tmp_path / f"index{attempt}"
         shutil.copytree(base, index)
-        child = start_child("none", small_corpus, index, tmp_path / f"kill{attempt}.log")
-        assert child.stdout.readline().strip() == "START"
-        time.sleep(rng.uniform(0, duration * 1.2))
-        child.kill()
-        child.wait()
+        child, lines = start_child(f"event:{stop}", small_corpus, index, tmp_path / f"kill{attempt}.log")
+        assert lines.until("PAUSE", 120).strip() == f"PAUSE event:{stop}"
+        kill(child)
         data = still_answers(index)
-        assert len(data.documents) in (3, 3 + extra)
+        assert len(data.documents) == 3  # every point is before CURRENT is replaced
         committed = cached(index) - cached(base)
-        outcomes.append((len(data.documents) > 3, committed))
+        outcomes.append((phases[stop - 1], committed))
         embedder = HashingEmbedder(64)
         report = build_index(small_corpus, index, embedder, progress=False)
         assert report.chunks_embedded == embedder.texts_embedded == extra - committed
         assert len(still_answers(index).documents) == 3 + extra
         shutil.rmtree(index)
+    assert {phase for phase, _ in outcomes} == set(order), outcomes
+    assert all(committed == 0 for phase, committed in outcomes if phase == "reading")  # nothing embedded yet
     assert len({committed for _, committed in outcomes}) > 1, outcomes  # the kills did land at different stages
 
 
@@ -366,9 +414,9 @@ def test_a_second_qa_index_is_refused_while_one_runs(small_corpus: Path, tmp_pat
     index = tmp_path / "index"
     build_index(small_corpus, index, HashingEmbedder(64), progress=False)
     add_extra_documents(small_corpus)
-    first = start_child("embedding", small_corpus, index, tmp_path / "first.log")  # holds the lock, paused
-    assert first.stdout.readline().strip() == "START"
-    assert first.stdout.readline().strip() == "PAUSE embedding"
+    first, lines = start_child("embedding", small_corpus, index, tmp_path / "first.log")  # holds the lock, paused
+    assert lines.next().strip() == "START"
+    assert lines.next(120).strip() == "PAUSE embedding"
     try:
         env = {**os.environ, "QA_MODEL": "hashing-64"}
         second = subprocess.run([sys.executable, "-m", "qa", "index", "--corpus", str(small_corpus), "--index",
@@ -377,8 +425,7 @@ def test_a_second_qa_index_is_refused_while_one_runs(small_corpus: Path, tmp_pat
         assert second.stderr == (f"qa: error: another `qa index` is rebuilding {index}: wait for it to finish, "
                                  "then run this again\n")
     finally:
-        first.kill()
-        first.wait()
+        kill(first)
     # with the first gone (killed), its lock is released by the OS: a new build runs and completes
     report = build_index(small_corpus, index, HashingEmbedder(64), progress=False)
     assert report.documents == 3 + EXTRA and len(still_answers(index).documents) == 3 + EXTRA

@@ -21,6 +21,7 @@ from qa.errors import QuestionError
 from qa.index.build import build_index
 from qa.ingest.chunking import chunk_document, embedding_text
 from qa.ingest.readers import read_document
+from qa.ingest.readers.base import TITLE_MAX_CHARS, first_line
 from qa.records import Document
 from qa.serve.cli import main
 from qa.settings import ChunkSettings
@@ -177,3 +178,14 @@ def test_every_truncation_of_a_real_file_is_read_or_refused(name: str) -> None:
         outcomes.add("read")
     assert "refused" in outcomes  # at least the empty cut
     assert read_document(Path(name), name, data).documents  # and the whole file reads
+
+
+LINE_TEXT = st.text(alphabet=st.sampled_from(list("ab \t\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029\u00a0é")), max_size=40)
+
+
+@PROPERTY
+@given(LINE_TEXT)
+def test_first_line_cuts_lines_as_splitlines_does(text: str) -> None:
+    """The lazy title finder against the obvious one: every line boundary Python knows, whitespace-only lines."""
+    reference = next((line.strip()[:TITLE_MAX_CHARS] for line in text.splitlines() if line.strip()), "")
+    assert first_line(text) == reference

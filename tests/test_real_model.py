@@ -67,9 +67,9 @@ def test_cli_index_and_ask_with_the_real_model(tmp_path: Path) -> None:
     repo = Path(__file__).parent.parent
     index = tmp_path / "index"
     subprocess.run([sys.executable, "-m", "qa", "index", "--corpus", str(SEED_CORPUS), "--index", str(index), "-q"],
-                   check=True, env=env, cwd=repo, capture_output=True)
+                   check=True, env=env, cwd=repo, capture_output=True, timeout=600)
     proc = subprocess.run([sys.executable, "-m", "qa", "ask", "What did Belousov discuss with Kim Jong Un?",
                            "--index", str(index), "--json"], check=True, env=env, cwd=repo, capture_output=True,
-                          text=True)
+                          text=True, timeout=300)
     data = json.loads(proc.stdout)
     assert data["passages"][0]["path"] == ISW_DOC and "Belousov" in data["passages"][0]["text"]

@@ -102,3 +102,11 @@ def test_an_index_from_an_unknown_variant_is_refused(small_corpus: Path, tmp_pat
     (gen / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(IndexCorruptError, match="variant 'onnx-int8'.*qa index --full"):
         Assistant.load(index)
+
+
+def test_user_state_of_a_test_run_is_private(_private_home: Path) -> None:
+    """The real model's user cache (the OpenVINO export) goes to this run's own home, never the user's."""
+    from qa.embed.embedders import SentenceTransformerEmbedder
+
+    assert SentenceTransformerEmbedder().cache_dir == _private_home / ".cache" / "qa"
+    assert Path.home() == _private_home

@@ -264,3 +264,26 @@ def test_copies_of_one_text_share_one_fingerprint(tmp_path: Path, embedder) -> N
         alone = assistant.ask("floods closed the railway", k=1, mode="lexical", filters={"path": f"{name}.txt"})
         assert [p.path for p in alone.passages] == [f"{name}.txt"]
     assert len(assistant.searcher.print_cache) <= 2  # the six copies' one text, and at most the other document
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_a_pdf_passage_names_the_page_it_comes_from(mode: str, tmp_path: Path, embedder) -> None:
+    """The README promises page numbers: a passage from page 2 or 3 of a PDF says so, in its JSON too."""
+    from tests.test_readers import make_pdf
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    filler = ["Every page of these notes opens with the same long line of words about the field trip.",
+              "The second line of each page repeats what the walkers saw that morning on the way."]
+    pages = [[*filler, "Glaciers carve valleys in the Alps."], [*filler, "Volcanoes on Iceland erupt basalt lava."],
+             [*filler, "Coral reefs grow in warm shallow seas."]]  # longer than a chunk: the last line starts one
+    (corpus / "nature.pdf").write_bytes(make_pdf(pages, {"/Title": "Nature notes"}))
+    (corpus / "other.txt").write_text("Other\n\nBread is baked from flour, water and yeast.")
+    build_index(corpus, tmp_path / "index", embedder, progress=False,
+                settings=SMALL_CHUNKS)
+    assistant = Assistant.load(tmp_path / "index", embedder=embedder)
+    for question, page, words in (("Iceland volcanoes basalt lava", 2, "basalt"),
+                                  ("coral reefs warm shallow seas", 3, "Coral")):
+        top = assistant.ask(question, k=1, mode=mode).passages[0]
+        assert (top.path, top.page) == ("nature.pdf", page) and words in top.text, top
+        assert top.to_dict()["page"] == page

@@ -25,7 +25,7 @@ import pytest
 
 from qa.embed.embedders import HashingEmbedder
 from qa.index.build import build_index
-from tests.conftest import write_small_corpus
+from tests.conftest import Lines, write_small_corpus
 from tests.test_bad_input import QUESTIONS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,15 +76,16 @@ def test_the_packaged_model_is_safetensors_only() -> None:
     assert not [f for f in files if f.endswith((".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"))]
 
 
-def test_yaml_front_matter_builds_no_objects() -> None:
+def test_yaml_front_matter_builds_no_objects(tmp_path: Path) -> None:
     from qa.ingest.readers import read_document
 
-    hostile = b"---\ntitle: !!python/object/apply:os.system ['touch /tmp/qa-pwned']\n---\n# Body\nText.\n"
+    marker = tmp_path / "pwned"  # a fresh folder: a marker left by an earlier run cannot hide or fake a result
+    hostile = f"---\ntitle: !!python/object/apply:os.system ['touch {marker}']\n---\n# Body\nText.\n".encode()
     try:
         read_document(Path("x.md"), "x.md", hostile)
     except Exception as exc:  # refused is fine; running it is not
         assert "front matter" in str(exc)
-    assert not Path("/tmp/qa-pwned").exists()
+    assert not marker.exists()
 
 
 # --- the served app ----------------------------------------------------------------------------------------------
@@ -309,10 +310,13 @@ def qa_serve(app_root: Path):
     proc = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--index", str(app_root / "index"), "--corpus",
                              str(app_root / "corpus"), "--port", str(port)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO)
-    first = proc.stdout.readline()
-    yield proc, port, first
-    proc.terminate()
-    proc.wait(timeout=30)
+    lines = Lines(proc.stdout)  # drained for the server's whole life: a full pipe would block it
+    try:
+        first = lines.next(120)
+        yield proc, port, first
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 @pytest.mark.slow  # starts `qa serve` in its own process

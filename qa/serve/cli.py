@@ -197,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"qa: error: {exc.strerror or exc}{where}: check the path, its permissions and free space",
               file=sys.stderr)
         return EXIT_ERROR
+    except Exception as exc:  # a bug in qa: still one line, never a traceback
+        print(f"qa: error: unexpected {type(exc).__name__}: {exc} (a bug in qa: please report it)", file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

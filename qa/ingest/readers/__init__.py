@@ -50,7 +50,7 @@ def read_document(path: Path, rel: str, data: bytes) -> ReadResult:
     suffix = Path(path).suffix.lower()
     if suffix not in _READERS:
         raise UnreadableDocument(f"unsupported file type '{suffix}': supported are {', '.join(sorted(_READERS))}")
-    if not data.strip():
+    if not data or data.isspace():  # ``not data.strip()`` without a copy of the file
         raise UnreadableDocument("the file is empty: add some text or remove it")
     module, function = _READERS[suffix]
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,16 +32,25 @@ class ReadResult:
     problems: tuple[Problem, ...] = ()
 
 
+# The line boundaries of ``str.splitlines``.
+_LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
 def first_line(text: str) -> str:
     """The first non-empty line, stripped and trimmed to ``TITLE_MAX_CHARS``.
 
     >>> first_line("\\n  Intro \\nmore")
     'Intro'
+
+    Lines are found one at a time, as ``str.splitlines`` would cut them: a 50 MB text that is refused for its length
+    a moment later is not split into half a million lines to find its title.
     """
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()[:TITLE_MAX_CHARS]
-    return ""
+    start = 0
+    for match in _LINE_BREAK.finditer(text):
+        if line := text[start:match.start()].strip():
+            return line[:TITLE_MAX_CHARS]
+        start = match.end()
+    return text[start:].strip()[:TITLE_MAX_CHARS]
 
 
 def clean_title(value: object) -> str | None:
@@ -60,7 +70,7 @@ def iso_date(value: dt.date | None) -> str | None:
 
 def require_text(text: str, what: str) -> str:
     """Refuse a document whose text is empty once stripped; ``what`` says where the text was looked for."""
-    if not text.strip():
+    if not text or text.isspace():  # what ``not text.strip()`` means, without copying a large text
         raise UnreadableDocument(f"no text found ({what}): add some text or remove the file")
     return text
 

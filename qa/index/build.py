@@ -10,11 +10,8 @@ loses at most one batch of work.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +20,13 @@ from filelock import FileLock, Timeout
 
 from qa.embed.cache import EmbeddingCache, text_key
 from qa.embed.embedders import Embedder, ModelInfo
-from qa.errors import CorpusError, IndexBusyError, IndexCorruptError, IndexMissingError, UnreadableDocument
+from qa.errors import IndexBusyError, IndexCorruptError, IndexMissingError
 from qa.index import calibration, lexical, store, vector_index
 from qa.index.manifest import Counts, IndexEntry, Manifest
 from qa.index.write_errors import index_writes
 from qa.ingest import readers
 from qa.ingest.chunking import chunk_document, embedding_text
+from qa.ingest.corpus import Corpus, Previous, read_corpus
 from qa.records import Document
 from qa.settings import DEFAULT, Settings
 
@@ -56,10 +54,6 @@ class BuildReport:
         return data
 
 
-def document_fingerprint(doc: Document) -> str:
-    return hashlib.sha256(json.dumps(doc.to_dict(), sort_keys=True).encode()).hexdigest()[:32]
-
-
 def _previous(
     index_dir: Path, embedder: Embedder, settings: Settings, full: bool
 ) -> tuple[store.IndexData | None, str | None]:
@@ -78,67 +72,11 @@ def _previous(
     return prev, None
 
 
-def _too_big(path: Path, settings: Settings) -> str | None:
-    """Why a file is refused for its size before its bytes are read, or None."""
-    size = path.stat().st_size
-    if size <= settings.max_file_mb * 2**20:
+def _previous_read(prev: store.IndexData | None) -> Previous | None:
+    """What the previous generation read, so that files with the same bytes are not parsed again."""
+    if prev is None:
         return None
-    return (f"the file is {size / 2**20:,.1f} MB, over the {settings.max_file_mb:g} MB limit for one file: "
-            "split it into smaller files")
-
-
-def _too_long(doc: Document, settings: Settings) -> str | None:
-    """Why a document is refused for its length before it is chunked, or None."""
-    if len(doc.text) <= settings.max_document_chars:
-        return None
-    record = f"record {doc.external_id}: " if doc.external_id else ""
-    return (f"{record}the text is {len(doc.text):,} characters, over the {settings.max_document_chars:,} limit "
-            "for one document: split it into smaller files")
-
-
-def _read_corpus(
-    corpus: Path, prev: store.IndexData | None, settings: Settings = DEFAULT
-) -> tuple[list[Document], list[readers.Problem], dict[str, str]]:
-    files, problems = readers.list_corpus_files(corpus)
-    prev_by_path: dict[str, list[Document]] = {}
-    prev_sha: dict[str, str] = {}
-    prev_problems: dict[str, list[readers.Problem]] = {}
-    if prev is not None:
-        for doc in prev.documents:
-            prev_by_path.setdefault(doc.path, []).append(doc)
-        prev_sha = prev.manifest.file_sha256
-        for problem in prev.manifest.problems:  # e.g. a broken .jsonl line in a file read before
-            prev_problems.setdefault(problem.path, []).append(problem)
-    documents: list[Document] = []
-    file_sha: dict[str, str] = {}
-    for path, rel in files:
-        try:
-            if reason := _too_big(path, settings):
-                problems.append(readers.Problem(rel, reason))
-                continue
-            data = path.read_bytes()
-        except OSError as exc:
-            problems.append(readers.Problem(rel, f"cannot read file ({exc.strerror or exc}): check its permissions"))
-            continue
-        sha = hashlib.sha256(data).hexdigest()
-        if prev_sha.get(rel) == sha and rel in prev_by_path:
-            documents.extend(prev_by_path[rel])
-            problems.extend(prev_problems.get(rel, ()))
-            file_sha[rel] = sha
-            continue
-        try:
-            result = readers.read_document(path, rel, data)
-        except UnreadableDocument as exc:
-            problems.append(readers.Problem(rel, str(exc)))
-            continue
-        for doc in result.documents:
-            if reason := _too_long(doc, settings):
-                problems.append(readers.Problem(rel, reason))
-            else:
-                documents.append(doc)
-        problems.extend(result.problems)
-        file_sha[rel] = sha
-    return documents, problems, file_sha
+    return Previous(prev.documents, prev.manifest.file_sha256, prev.manifest.problems)
 
 
 def build_index(
@@ -175,36 +113,6 @@ def build_index(
 
 
 @dataclass(frozen=True)
-class _Corpus:
-    """The corpus as this build read it, documents sorted by id."""
-
-    documents: list[Document]
-    problems: list[readers.Problem]
-    file_sha: dict[str, str]  # corpus file -> sha256 of its bytes
-    fingerprints: list[str]  # one per document, in order
-
-    @cached_property
-    def by_id(self) -> dict[str, str]:
-        """doc_id -> fingerprint: what the manifest records, and what the next build compares with."""
-        return dict(zip((d.doc_id for d in self.documents), self.fingerprints, strict=True))
-
-
-def _read_sorted_corpus(corpus: Path, prev: store.IndexData | None, settings: Settings) -> _Corpus:
-    """The corpus's documents, or CorpusError when not one is readable (the live index is left as it was)."""
-    documents, problems, file_sha = _read_corpus(corpus, prev, settings)
-    if not documents:
-        unread = ""
-        if problems:
-            unread = f" ({len(problems)} files could not be read; {problems[0].path}: {problems[0].reason})"
-        raise CorpusError(
-            f"no readable documents in {corpus}{unread}"
-            ": add .txt, .md, .html, .pdf, .docx or .jsonl files; the existing index was left as it was"
-        )
-    documents.sort(key=lambda d: d.doc_id)
-    return _Corpus(documents, problems, file_sha, [document_fingerprint(d) for d in documents])
-
-
-@dataclass(frozen=True)
 class _Changes:
     """The documents against the previous generation's, by id."""
 
@@ -227,7 +135,7 @@ def _search_entry(settings: Settings) -> dict[str, Any]:
     return {"lexical": lexical.manifest_entry(settings.lexical), "calibration": calibration.FORMAT}
 
 
-def _nothing_to_write(prev: store.IndexData, corpus: _Corpus, settings: Settings, requested: str) -> bool:
+def _nothing_to_write(prev: store.IndexData, corpus: Corpus, settings: Settings, requested: str) -> bool:
     """Whether the live generation is already what this build would write: same documents and files, same search
     settings, same kind of vector index."""
     manifest = prev.manifest
@@ -276,7 +184,7 @@ def _previous_rows(prev: store.IndexData) -> dict[str, tuple[str, np.ndarray]]:
     }
 
 
-def _plan(corpus: _Corpus, prev: store.IndexData | None, embedder: Embedder, settings: Settings) -> _Plan:
+def _plan(corpus: Corpus, prev: store.IndexData | None, embedder: Embedder, settings: Settings) -> _Plan:
     """What to embed: every document's rows reused from the previous generation where its fingerprint is
     unchanged, else chunked afresh with the texts the model reads."""
     plan = _Plan()
@@ -319,7 +227,7 @@ def _assemble(plan: _Plan, prev: store.IndexData | None, vectors_by_key: dict[by
     return vectors, chunks
 
 
-def _manifest(corpus_dir: Path, corpus: _Corpus, embedder: Embedder, settings: Settings, spec: vector_index.IndexSpec,
+def _manifest(corpus_dir: Path, corpus: Corpus, embedder: Embedder, settings: Settings, spec: vector_index.IndexSpec,
               requested: str, chunks: int, started: float) -> Manifest:
     return Manifest(
         model=ModelInfo.of(embedder),
@@ -353,7 +261,7 @@ def _build_locked(corpus_dir: Path, index_dir: Path, embedder: Embedder, setting
     started = time.perf_counter()
     store.prune(index_dir)
     prev, note = _previous(index_dir, embedder, settings, full)
-    corpus = _read_sorted_corpus(corpus_dir, prev, settings)
+    corpus = read_corpus(corpus_dir, _previous_read(prev), settings)
     requested = index_kind or (prev.manifest.index.requested if prev else "auto")
     if prev is not None and _nothing_to_write(prev, corpus, settings, requested):
         # Nothing changed: keep the live generation rather than writing an identical one.

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from bench import scifact
-from bench.measure import pct, rss_mb
+from bench.common import pct
+from bench.measure import rss_mb
 from bench.synthetic import synthetic_vectors
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from bench import scifact
-from bench.measure import du_mb, latencies, mapped_mb, pct, rss_mb
+from bench.common import pct
+from bench.measure import du_mb, latencies, mapped_mb, rss_mb
 
 QUESTION = "0-dimensional biomaterials show inductive properties."
 

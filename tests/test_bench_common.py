@@ -1,9 +1,13 @@
-"""bench/common.py: percentiles, judgements, nDCG and the SQuAD split as the benchmarks use them."""
+"""bench/common.py: percentiles, judgements, nDCG and the SQuAD split as the benchmarks use them; and the rules the
+benchmarks keep (qa's public names only, short functions, qa not imported before a section times it)."""
 
 from __future__ import annotations
 
+import ast
 import doctest
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +16,7 @@ import pytest
 from bench import common
 
 REPO = Path(__file__).resolve().parent.parent
+BENCH = sorted((REPO / "bench").glob("*.py"))
 SCIFACT = REPO.parent / "shared" / "data" / "scifact"
 
 
@@ -74,3 +79,38 @@ def test_machine_describes_cores_python_and_libraries() -> None:
     info = common.machine()
     assert info["cores"] and info["python"] and set(common.PACKAGES) <= set(info)
     assert len(common.load_average()) == 3
+
+
+def _qa_imports(path: Path) -> list[tuple[str, str]]:
+    """(module, name) for every ``from qa... import name`` and ``import qa...`` in a file, at any depth."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "qa":
+            found += [(node.module, alias.name) for alias in node.names]
+        elif isinstance(node, ast.Import):
+            found += [(alias.name, "") for alias in node.names if alias.name.split(".")[0] == "qa"]
+    return found
+
+
+@pytest.mark.parametrize("path", BENCH, ids=lambda p: p.name)
+def test_bench_uses_only_public_qa_names(path: Path) -> None:
+    private = [f"{module}.{name}" for module, name in _qa_imports(path)
+               if name.startswith("_") or any(part.startswith("_") for part in module.split("."))]
+    assert not private
+    attributes = {node.attr for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Attribute)}
+    assert not {a for a in attributes if a.startswith("_") and not a.startswith("__")}
+
+
+@pytest.mark.parametrize("path", BENCH, ids=lambda p: p.name)
+def test_bench_functions_are_short(path: Path) -> None:
+    long = [(node.name, node.end_lineno - node.lineno + 1) for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.FunctionDef) and node.end_lineno - node.lineno + 1 > 60]
+    assert not long
+
+
+def test_importing_the_sections_imports_no_qa_module() -> None:
+    """``sections.cold`` times ``from qa.assistant import Assistant``: nothing may have imported qa before."""
+    code = ("import sys; sys.path.insert(0, '.'); import bench.sections, bench.scale, bench.common, bench.report; "
+            "print(sorted(m for m in sys.modules if m == 'qa' or m.startswith('qa.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True).stdout
+    assert out.strip() == "[]"

@@ -25,16 +25,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a file: the repository's bench and qa
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+from bench.common import EVEN, ODD, percentiles, read_qrels, squad_article, squad_half  # noqa: E402
 from qa.answer import selection as answer_mod  # noqa: E402
-from qa.assistant import Assistant  # noqa: E402
+from qa.assistant import Assistant, document_passage  # noqa: E402
 from qa.embed.embedders import SentenceTransformerEmbedder  # noqa: E402
 from qa.evaluation.metrics import contains_answer  # noqa: E402
 from qa.index.build import build_index  # noqa: E402
-from qa.records import Document, Passage  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data" / "squad-v1.1-dev"
@@ -43,30 +41,14 @@ DEFAULT_INDEX = Path("index-eval/squad-v1.1-dev")  # the folder `qa eval` uses f
 
 def load_questions(data: Path) -> list[dict]:
     """``{"id", "text", "doc", "article", "answers"}`` per question, in file order."""
-    gold = {}
-    with (data / "qrels.tsv").open() as handle:
-        next(handle)
-        for line in handle:
-            qid, doc, _ = line.rstrip("\n").split("\t")
-            gold[qid] = doc
+    gold = {qid: next(iter(rels)) for qid, rels in read_qrels(data / "qrels.tsv").items()}  # one paragraph each
     answers = {r["_id"]: r["answers_all"] for r in map(json.loads, (data / "answers.jsonl").open())}
     questions = []
     for record in map(json.loads, (data / "queries.jsonl").open()):
         doc = gold[record["_id"]]
         questions.append({"id": record["_id"], "text": record["text"], "doc": doc,
-                          "article": int(doc.split("_")[0]), "answers": answers[record["_id"]]})
+                          "article": squad_article(doc), "answers": answers[record["_id"]]})
     return questions
-
-
-def oracle_passage(doc: Document) -> Passage:
-    """The whole gold paragraph as the only passage."""
-    return Passage(rank=1, score=1.0, source=doc.source, title=doc.title, publisher=doc.publisher, date=doc.date,
-                   path=doc.path, doc_id=doc.doc_id, chunk_id=doc.doc_id, start=0, end=len(doc.text), page=None,
-                   section=None, text=doc.text)
-
-
-def percentile(values: list[float], q: float) -> float:
-    return round(float(np.percentile(values, q)), 2) if values else 0.0
 
 
 def accuracy(flags: list[bool]) -> float:
@@ -103,31 +85,30 @@ def oracle_all(assistant: Assistant, questions: list[dict]) -> list[bool]:
     paragraphs = {d.external_id: d for d in assistant.data.documents}
     hits = []
     for q in tqdm(questions, desc="oracle", unit="q"):
-        found, _ = answer_mod.pick_answer(q["text"], [oracle_passage(paragraphs[q["doc"]])])
+        found, _ = answer_mod.pick_answer(q["text"], [document_passage(paragraphs[q["doc"]])])
         hits.append(bool(found and contains_answer(found.text, q["answers"])))
     return hits
 
 
 def summarise(rows: list[dict], oracle: list[bool], k: int) -> dict:
-    def part(flags: list[bool], parity: int | None) -> float:
-        return accuracy([f for f, r in zip(flags, rows, strict=True) if parity is None or r["article"] % 2 == parity])
+    def part(flags: list[bool], half: str | None) -> float:
+        kept = [f for f, r in zip(flags, rows, strict=True) if half is None or squad_half(r["gold_doc"]) == half]
+        return accuracy(kept)
 
     correct = [r["correct"] for r in rows]
     return {
         "dataset": "squad-v1.1-dev", "mode": rows[0]["mode"], "k": k, "questions": len(rows),
         "accuracy": part(correct, None),
-        "accuracy_tuning_even_articles": part(correct, 0),
-        "accuracy_held_out_odd_articles": part(correct, 1),
+        "accuracy_tuning_even_articles": part(correct, EVEN),
+        "accuracy_held_out_odd_articles": part(correct, ODD),
         "oracle_accuracy": part(oracle, None),
-        "oracle_tuning_even_articles": part(oracle, 0),
-        "oracle_held_out_odd_articles": part(oracle, 1),
+        "oracle_tuning_even_articles": part(oracle, EVEN),
+        "oracle_held_out_odd_articles": part(oracle, ODD),
         "no_answer": sum(r["answer"] is None for r in rows),
         "gold_paragraph_first": accuracy([r["gold_first"] for r in rows]),
         "gold_paragraph_in_top_k": accuracy([r["gold_in_top_k"] for r in rows]),
-        "select_ms": {"p50": percentile([r["select_ms"] for r in rows], 50),
-                      "p95": percentile([r["select_ms"] for r in rows], 95)},
-        "ask_ms": {"p50": percentile([r["ask_ms"] for r in rows], 50),
-                   "p95": percentile([r["ask_ms"] for r in rows], 95)},
+        "select_ms": percentiles([r["select_ms"] for r in rows]),
+        "ask_ms": percentiles([r["ask_ms"] for r in rows]),
     }
 
 

@@ -22,11 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a file: the repository's bench and qa
 
-from answers import DATA, DEFAULT_INDEX, load_questions  # noqa: E402
-
+from bench.answers import DATA, DEFAULT_INDEX, load_questions  # noqa: E402
+from bench.common import EVEN, squad_article, squad_half  # noqa: E402
 from qa.answer import selection as answer_mod  # noqa: E402
 from qa.assistant import Assistant  # noqa: E402
 from qa.embed.embedders import SentenceTransformerEmbedder  # noqa: E402
@@ -74,12 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     tables, unanswerable = [], []
     for q, vector in zip(tqdm(questions, desc="retrieving", unit="q"), vectors, strict=True):
         hits = searcher.search(q["text"], vector, 3 * args.k, mode=args.mode, settings=DEFAULT.retrieval)
-        passages = tuple(Assistant._passage(searcher.data, hit, rank) for rank, hit in enumerate(hits, 1))
+        passages = tuple(Assistant.passage(searcher.data, hit, rank) for rank, hit in enumerate(hits, 1))
         tables.append(sentence_table(q, passages[: args.k]))
-        others = [p for p in passages if p.doc_id.rsplit("#", 1)[-1].split("_")[0] != str(q["article"])]
+        others = [p for p in passages if squad_article(p.doc_id) != q["article"]]
         unanswerable.append(sentence_table(q, tuple(others[: args.k])))
 
-    even = [q["article"] % 2 == 0 for q in questions]
+    even = [squad_half(q["doc"]) == EVEN for q in questions]
     train = [t for t, e in zip(tables, even, strict=True) if e and t is not None and t[1].any()]
     model = LogisticRegression(C=args.C, max_iter=5000).fit(np.concatenate([t[0] for t in train]),
                                                             np.concatenate([t[1] for t in train]))

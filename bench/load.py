@@ -36,6 +36,10 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run as a file: the repository's bench and qa
+
+from bench.common import percentiles  # noqa: E402
+
 HOST = "127.0.0.1"
 MAX_SECONDS, MAX_CLIENTS = 600, 64
 QUESTIONS = [
@@ -72,8 +76,10 @@ def free_port() -> int:
 
 
 def generation_documents(index: Path, name: str) -> frozenset[str]:
-    with (index / "generations" / name / "documents.jsonl").open() as handle:
-        return frozenset(json.loads(line)["doc_id"] for line in handle)
+    """The document ids of generation ``name``, read from its files as the server reads them."""
+    from qa.index import store
+
+    return frozenset(doc.doc_id for doc in store.read_documents(store.generation_dir(index, name)))
 
 
 def qa(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -154,10 +160,6 @@ def start_server(corpus: Path, index: Path, env: dict[str, str], log: Path) -> t
     return server, f"http://{HOST}:{port}/"
 
 
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
-
-
 def check(run: Run) -> dict:
     failed = [a for a in run.answers if a.error]
     unknown = [a for a in run.answers if not a.error and a.generation not in run.generations]
@@ -170,13 +172,12 @@ def check(run: Run) -> dict:
         "unknown_generation": len(unknown), "generations_answered_from": len(seen),
         "rebuilds": len(run.rebuilds), "rebuild_errors": run.rebuild_errors,
         "rebuild_seconds_median": round(statistics.median(run.rebuilds), 2) if run.rebuilds else None,
-        "latency_ms": {"p50": round(percentile(latencies, 50), 1), "p95": round(percentile(latencies, 95), 1),
-                       "max": round(max(latencies), 1)} if latencies else None,
+        "latency_ms": {**percentiles(latencies, places=1), "max": round(max(latencies), 1)} if latencies else None,
         "first_errors": [a.error for a in failed[:5]],
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=8, help=f"concurrent clients (1-{MAX_CLIENTS}, default 8)")
     parser.add_argument("--seconds", type=float, default=60, help=f"how long to ask (max {MAX_SECONDS}, default 60)")
@@ -188,7 +189,57 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= MAX_CLIENTS or not 0 < args.seconds <= MAX_SECONDS:
         parser.error(f"--clients must be 1-{MAX_CLIENTS} and --seconds at most {MAX_SECONDS}")
+    return args
 
+
+def copy_inputs(source: Path, index_from: Path | None, corpus: Path, index: Path) -> None:
+    """The corpus (a folder or one file) copied to ``corpus``; the starting index, if any, to ``index``."""
+    if source.is_dir():
+        shutil.copytree(source, corpus)
+    else:
+        corpus.mkdir()
+        shutil.copy(source, corpus)
+    if index_from:
+        shutil.copytree(index_from, index, ignore=shutil.ignore_patterns("build.lock"))
+
+
+def under_load(url: str, corpus: Path, index: Path, env: dict[str, str], run: Run, args: argparse.Namespace
+               ) -> float:
+    """``args.clients`` clients ask for ``args.seconds`` while `qa index` rebuilds in a loop; the seconds taken."""
+    stop = threading.Event()
+    rebuilder = threading.Thread(target=rebuild_loop, args=(corpus, index, env, run, stop))
+    deadline = time.monotonic() + args.seconds
+    clients = [threading.Thread(target=client_loop, args=(url, seed, args.k, deadline, run))
+               for seed in range(args.clients)]
+    started = time.monotonic()
+    rebuilder.start()
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join()
+    elapsed = time.monotonic() - started
+    stop.set()
+    rebuilder.join()
+    return elapsed
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def passed(figures: dict) -> bool:
+    """The checks: requests answered, none failed, none mixed two generations, and a swap happened under load."""
+    return (figures["requests"] > 0 and figures["failed"] == 0 and figures["mixed_generations"] == 0
+            and figures["unknown_generation"] == 0 and figures["generations_answered_from"] >= 2
+            and not figures["rebuild_errors"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "NO_PROXY": HOST}
     if args.model:
         env["QA_MODEL"] = args.model
@@ -197,13 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     run = Run()
     server = None
     try:
-        if args.corpus.is_dir():
-            shutil.copytree(args.corpus, corpus)
-        else:
-            corpus.mkdir()
-            shutil.copy(args.corpus, corpus)
-        if args.index_from:
-            shutil.copytree(args.index_from, index, ignore=shutil.ignore_patterns("build.lock"))
+        copy_inputs(args.corpus, args.index_from, corpus, index)
         index_once(corpus, index, env, run)
         if run.rebuild_errors:
             raise SystemExit(f"cannot build the index: {run.rebuild_errors[0]}")
@@ -211,28 +256,11 @@ def main(argv: list[str] | None = None) -> int:
         server, url = start_server(corpus, index, env, work / "server.log")
         print(f"serving {url} over {len(next(iter(run.generations.values())))} documents; "
               f"{args.clients} clients for {args.seconds:g} s while `qa index` rebuilds", flush=True)
-        stop = threading.Event()
-        rebuilder = threading.Thread(target=rebuild_loop, args=(corpus, index, env, run, stop))
-        deadline = time.monotonic() + args.seconds
-        clients = [threading.Thread(target=client_loop, args=(url, seed, args.k, deadline, run))
-                   for seed in range(args.clients)]
-        started = time.monotonic()
-        rebuilder.start()
-        for thread in clients:
-            thread.start()
-        for thread in clients:
-            thread.join()
-        elapsed = time.monotonic() - started
-        stop.set()
-        rebuilder.join()
+        elapsed = under_load(url, corpus, index, env, run, args)
         peak, current = peak_rss_mb(server.pid)
     finally:
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server)
         shutil.rmtree(work, ignore_errors=True)
 
     figures = check(run)
@@ -242,9 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(figures, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    ok = (figures["requests"] > 0 and figures["failed"] == 0 and figures["mixed_generations"] == 0
-          and figures["unknown_generation"] == 0 and figures["generations_answered_from"] >= 2
-          and not figures["rebuild_errors"])
+    ok = passed(figures)
     print("PASS" if ok else "FAIL: see the figures above", file=sys.stderr)
     return 0 if ok else 1
 

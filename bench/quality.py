@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO))  # run as a file: the repository's bench and qa
 
+from bench.common import EVEN, machine, squad_half_queries  # noqa: E402
 from qa.evaluation.evaluate import EvalReport, default_index, evaluate, load_dataset, report_table, run_dict  # noqa: E402
 from qa.evaluation.metrics import ranking_metrics  # noqa: E402
 from qa.settings import DEFAULT, MODES  # noqa: E402
@@ -34,20 +33,11 @@ TARGETS = {"scifact": {"ndcg@10": 0.75}, "squad-v1.1-dev": {"success@1": 0.82, "
 
 def even_half(report: EvalReport, ranking: dict, qrels: dict) -> EvalReport:
     """Ranking metrics over the questions of even-numbered SQuAD articles (never used for tuning)."""
-    keep = {q: rels for q, rels in qrels.items() if int(next(iter(rels)).split("_")[0]) % 2 == 0}
+    even = squad_half_queries(qrels, EVEN)
+    keep = {q: rels for q, rels in qrels.items() if q in even}
     run = {q: docs for q, docs in run_dict(ranking).items() if q in keep}
     return replace(report, dataset=f"{report.dataset} (even articles)", queries=len(keep),
                    metrics=ranking_metrics(run, keep))
-
-
-def machine() -> dict[str, str]:
-    cpu = platform.processor()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        models = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                  if line.startswith("model name")]
-        cpu = models[0] if models else cpu
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "python": platform.python_version()}
 
 
 def main() -> None:

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from bench import scifact
-from bench.measure import pct, rss_mb
+from bench.common import pct
+from bench.measure import rss_mb
 from bench.synthetic import synthetic_vectors
 
 
@@ -101,38 +102,9 @@ def _sweep(index, spec, queries: np.ndarray, exact: np.ndarray) -> dict:
     return out
 
 
-def _bm25_files(texts: list[str], rows: int, settings) -> dict[str, bytes]:
-    """``qa.index.lexical.index_files`` for ``texts`` repeated until ``rows`` rows, analysing each distinct text once.
-
-    subtle: analysing 1M chunk texts as strings would hold about 90M Python strings at once; the repeats share
-    one list of term ids per distinct text instead, and bm25s takes ids with their vocabulary.
-    """
-    import json
-    import tempfile
-
-    import bm25s
-    from bm25s.tokenization import Tokenized
-
-    from qa.index import lexical
-
-    vocab: dict[str, int] = {}
-    ids = [[vocab.setdefault(term, len(vocab)) for term in (terms or ["\x00"])] for terms in lexical.analyze(texts)]
-    model = bm25s.BM25(k1=settings.k1, b=settings.b, method=settings.method)
-    model.index(Tokenized(ids=[ids[row % len(ids)] for row in range(rows)], vocab=vocab), show_progress=False)
-    files: dict[str, bytes] = {}
-    with tempfile.TemporaryDirectory(prefix="qa-bench-bm25-") as tmp:
-        model.save(tmp, corpus=None, allow_pickle=False, show_progress=False)
-        for path in sorted(Path(tmp).iterdir()):
-            files[f"{lexical.FOLDER}/{path.name}"] = path.read_bytes()
-    header = {"format": lexical.LEXICAL_FORMAT, "settings": settings.to_dict(), "chunks": rows}
-    files[f"{lexical.FOLDER}/{lexical.HEADER}"] = json.dumps(header, indent=2).encode()
-    return files
-
-
 def synthetic_index(source: Path, target: Path, chunks: int, kind: str = "auto") -> dict:
     """An index of about ``chunks`` chunks: SciFact's documents repeated under new ids, synthetic vectors."""
     from qa.index import calibration, lexical, store, vector_index
-    from qa.index.manifest import Counts, IndexEntry
     from qa.settings import DEFAULT
 
     data = store.load(source, with_vectors=True)
@@ -149,13 +121,11 @@ def synthetic_index(source: Path, target: Path, chunks: int, kind: str = "auto")
     ann_s = time.perf_counter() - started
     texts = [lexical.lexical_text(data.documents[d], s, e) for d, s, e in zip(data.chunks.doc, data.chunks.start,
                                                                                data.chunks.end, strict=True)]
-    bm25_files = _bm25_files(texts, len(table), DEFAULT.lexical) | calibration.index_files(vectors)
+    search_files = (lexical.repeated_index_files(texts, len(table), DEFAULT.lexical)
+                    | calibration.index_files(vectors))
     bm25_s = time.perf_counter() - started - ann_s
-    manifest = replace(data.manifest, index=IndexEntry(spec, kind),
-                       counts=Counts(documents=len(documents), chunks=len(table), problems=0),
-                       document_fingerprints={d.doc_id: "synthetic" for d in documents}, file_sha256={})
-    store.write_generation(target, manifest=manifest, documents=documents, chunks=table, vectors=vectors,
-                           faiss_index=faiss_index, extra_files=bm25_files)
+    store.write_from_arrays(target, data, documents=documents, chunks=table, vectors=vectors,
+                            faiss_index=faiss_index, spec=spec, requested=kind, extra_files=search_files)
     if (source / "cache" / "models").is_dir():  # the exported model, so that queries do not export it again
         shutil.copytree(source / "cache" / "models", target / "cache" / "models", dirs_exist_ok=True)
     return {"chunks": len(table), "documents": len(documents), "index": spec.to_dict(),

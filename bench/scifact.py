@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bench import common
+
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data" / "scifact"
 PREFIX = "corpus.jsonl#"  # doc_id of a record in a single-file .jsonl corpus named corpus.jsonl
@@ -29,18 +31,10 @@ def queries() -> list[tuple[str, str]]:
 
 
 def qrels() -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for line in (DATA / "qrels.tsv").read_text().splitlines()[1:]:
-        query, doc, score = line.split("\t")
-        out.setdefault(query, {})[doc] = int(score)
-    return out
+    """The test split's judgements."""
+    return common.read_qrels(DATA / "qrels.tsv")
 
 
 def ndcg_at_10(run: dict[str, dict[str, float]]) -> float:
-    """Mean nDCG@10 over the judged queries (pytrec_eval, as trec_eval computes it)."""
-    import pytrec_eval
-
-    judged = qrels()
-    evaluator = pytrec_eval.RelevanceEvaluator(judged, {"ndcg_cut.10"})
-    per_query = evaluator.evaluate({q: run.get(q, {}) for q in judged})
-    return sum(v["ndcg_cut_10"] for v in per_query.values()) / len(judged)
+    """Mean nDCG@10 over the judged test claims, as ``qa eval`` computes it (trec_eval's, via pytrec_eval)."""
+    return common.ndcg_at_10(run, qrels())

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from bench import scifact
-from bench.measure import du_mb, latencies, mapped_mb, pct, rss_mb
+from bench.common import pct
+from bench.measure import du_mb, latencies, mapped_mb, rss_mb
 
 QUESTION = "0-dimensional biomaterials show inductive properties."
 
@@ -27,18 +28,18 @@ def _embedder(variant: str = "auto", cache: Path | None = None):
 
 
 def _texts(corpus: Path, embedder) -> list[str]:
-    """What the build embeds for ``corpus``: every chunk's text as the model reads it."""
+    """What the build embeds for the one-file ``corpus``: every chunk's text as the model reads it."""
     from qa.ingest import readers
-    from qa.ingest.chunking import chunk_document, embedding_text
+    from qa.ingest.chunking import chunks_to_embed
     from qa.settings import DEFAULT
 
     docs = readers.read_document(corpus, corpus.name, corpus.read_bytes()).documents
-    return [embedding_text(d, c, embedder.token_spans, DEFAULT.chunk)
-            for d in docs for c in chunk_document(d, embedder.token_spans, DEFAULT.chunk)]
+    return [text for d in docs for _, text in chunks_to_embed(d, embedder.token_spans, DEFAULT.chunk)]
 
 
 def build(work: Path, docs: int) -> dict:
     """A fresh index of the first ``docs`` SciFact documents with the default variant; nothing cached."""
+    from qa.index import store
     from qa.index.build import build_index
 
     corpus = scifact.write_corpus(work / "build-corpus", scifact.corpus_lines()[:docs])
@@ -52,7 +53,7 @@ def build(work: Path, docs: int) -> dict:
     texts = _texts(corpus, embedder)
     (work / "texts.json").write_text(json.dumps(texts))
     tokens = sum(len(embedder.token_spans(t)) + 2 for t in texts)
-    gen = index / "generations" / report.generation
+    gen = store.generation_dir(index, report.generation)
     return {
         "docs": report.documents, "chunks": report.chunks, "embedded": report.chunks_embedded,
         "tokens": tokens, "variant": embedder.variant, "model_load_s": round(load_s, 2),
@@ -187,6 +188,40 @@ def query(work: Path, n: int, index: Path | None = None) -> dict:
     return out
 
 
+def _warm_loaders() -> None:
+    """Libraries first, so that only the loaded data is measured: the loaders import modules and fill caches of
+    their own the first time they run (bm25s: about 5 MB), so a three-document index is loaded and searched once
+    before the real one."""
+    import tempfile
+
+    from qa.embed.embedders import HashingEmbedder
+    from qa.index.build import build_index
+    from qa.search.searcher import Searcher
+    from qa.settings import RetrievalSettings
+
+    with tempfile.TemporaryDirectory(prefix="qa-bench-warm-") as tmp:
+        (Path(tmp) / "corpus").mkdir()
+        for i in range(3):
+            (Path(tmp) / "corpus" / f"{i}.txt").write_text(f"Warm up {i}\n\nRivers and lakes number {i}.")
+        build_index(Path(tmp) / "corpus", Path(tmp) / "index", HashingEmbedder(384), progress=False)
+        Searcher.load(Path(tmp) / "index").search("rivers", np.ones(384, np.float32) / 384 ** 0.5, 2,
+                                                  mode="hybrid", settings=RetrievalSettings())
+
+
+def _search_every_claim(searcher) -> int:
+    """Every SciFact test claim searched in hybrid mode, without the model: each claim's question vector is a chunk
+    vector of the index (spread evenly over its rows). Returns how many claims were searched."""
+    from qa.index import vector_index
+    from qa.settings import RetrievalSettings
+
+    questions = [text for _, text in scifact.queries()]
+    rows = np.linspace(0, len(searcher.data.chunks) - 1, len(questions)).astype(int)
+    proxies = vector_index.vectors_of(searcher.data.faiss_index, rows)
+    for question, vector in zip(questions, proxies, strict=True):
+        searcher.search(question, vector, 10, mode="hybrid", settings=RetrievalSettings())
+    return len(questions)
+
+
 def memory(work: Path, index: Path | None = None) -> dict:
     """Memory of a loaded index, as `Searcher.load` (what `qa ask` loads) holds it, against the bytes of the float32
     vectors plus the documents' UTF-8 text (titles and bodies), after every SciFact test claim has been searched
@@ -201,47 +236,29 @@ def memory(work: Path, index: Path | None = None) -> dict:
     touched are those of real questions.
     """
     import gc
-    import tempfile
 
-    from qa.embed.embedders import HashingEmbedder
-    from qa.index import store, vector_index
-    from qa.index.build import build_index
-    from qa.search import searcher
-    from qa.search.searcher import Searcher
-    from qa.settings import RetrievalSettings
+    from qa.index import store
+    from qa.search.searcher import Searcher, return_freed_memory
 
-    # Libraries first, so that only the loaded data is measured: the loaders import modules and fill caches of
-    # their own the first time they run (bm25s: about 5 MB), so a three-document index is loaded and searched
-    # once before the real one.
-    with tempfile.TemporaryDirectory(prefix="qa-bench-warm-") as tmp:
-        (Path(tmp) / "corpus").mkdir()
-        for i in range(3):
-            (Path(tmp) / "corpus" / f"{i}.txt").write_text(f"Warm up {i}\n\nRivers and lakes number {i}.")
-        build_index(Path(tmp) / "corpus", Path(tmp) / "index", HashingEmbedder(384), progress=False)
-        Searcher.load(Path(tmp) / "index").search("rivers", np.ones(384, np.float32) / 384 ** 0.5, 2,
-                                                  mode="hybrid", settings=RetrievalSettings())
+    _warm_loaders()
     gc.collect()
     anon, rss = rss_mb("RssAnon"), rss_mb()
     data = store.load(index or work / "scifact-index")
     gc.collect()
-    searcher._return_freed_memory()
+    return_freed_memory()
     dense = rss_mb("RssAnon") - anon
     searcher = Searcher.from_data(data)  # the rest of Searcher.load, apart to measure the dense part alone
     gc.collect()
     loaded = rss_mb("RssAnon") - anon
-    questions = [text for _, text in scifact.queries()]
-    rows = np.linspace(0, len(data.chunks) - 1, len(questions)).astype(int)
-    proxies = vector_index.vectors_of(data.faiss_index, rows)
-    for question, vector in zip(questions, proxies, strict=True):
-        searcher.search(question, vector, 10, mode="hybrid", settings=RetrievalSettings())
+    questions = _search_every_claim(searcher)
     gc.collect()
     mapped = mapped_mb(data.path)
     used = loaded + mapped
     vectors = data.faiss_index.ntotal * data.faiss_index.d * 4 / 2**20
     text = sum(len(d.title.encode()) + len(d.text.encode()) for d in data.documents) / 2**20
-    bm25 = sum(a.nbytes for a in searcher.lexical.model.scores.values() if isinstance(a, np.ndarray)) / 2**20
+    bm25 = searcher.lexical.score_array_bytes() / 2**20
     return {"chunks": len(data.chunks), "index_kind": data.manifest.index.spec.kind,
-            "storage": data.manifest.index.spec.storage, "questions": len(questions),
+            "storage": data.manifest.index.spec.storage, "questions": questions,
             "vectors_mb": round(vectors, 2), "text_mb": round(text, 2), "bm25_arrays_mb": round(bm25, 2),
             "dense_mb": round(dense, 2), "loaded_mb": round(loaded, 2), "mapped_mb": round(mapped, 2),
             "index_mb": round(used, 2), "print_cache_mb": round(searcher.print_cache.currsize / 2**20, 2),
@@ -298,11 +315,11 @@ def cold(work: Path) -> dict:
 def _dense_run(index: Path, embedder, storage: str | None = None) -> dict[str, dict[str, float]]:
     """SciFact run of dense search; ``storage="fp32"`` searches exact fp32 vectors instead of the index's own."""
     from qa.assistant import Assistant
-    from qa.index import vector_index
+    from qa.index import store, vector_index
 
     assistant = Assistant.load(index, embedder=embedder)
-    if storage:  # the generation just loaded (and checked) keeps its fp32 vectors beside the index
-        vectors = np.load(assistant.data.path / "vectors.npy", allow_pickle=False)
+    if storage:  # the generation keeps its fp32 vectors beside the index
+        vectors = np.array(store.load(index, with_vectors=True).vectors)
         spec = vector_index.IndexSpec("flat", storage=storage)
         assistant.searcher.data.faiss_index = vector_index.build(vectors, spec)
     run = {}
@@ -312,24 +329,20 @@ def _dense_run(index: Path, embedder, storage: str | None = None) -> dict[str, d
     return run
 
 
-def quality(work: Path, reuse: Path | None, sample: int) -> dict:
-    """Each CPU variant's throughput on the same texts, and SciFact nDCG@10 (dense) of a full index embedded
-    with the default variant against one embedded in fp32."""
-    from qa.index import store
-    from qa.index.build import build_index
-
+def _variant_speeds(work: Path, sample: int) -> tuple[int, dict[str, float]]:
+    """Texts per second of the raw ``SentenceTransformer.encode`` in fp32 and of each CPU variant, on the same
+    ``sample`` SciFact chunk texts (drawn with a fixed seed), each timed on a second pass (see raw_encode)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
     from qa.embed.embedders import packaged_model_dir
 
-    corpus = work / "corpus"
     rng = np.random.default_rng(0)
-    all_texts = _texts(corpus / "corpus.jsonl", _embedder("torch-fp32"))
+    all_texts = _texts(work / "corpus" / "corpus.jsonl", _embedder("torch-fp32"))
     texts = [all_texts[i] for i in sorted(rng.choice(len(all_texts), min(sample, len(all_texts)), replace=False))]
     reference = SentenceTransformer(str(packaged_model_dir()), device="cpu", local_files_only=True)
     reference.max_seq_length = 256
-    speed: dict = {}
+    speed: dict[str, float] = {}
     candidates = {"raw SentenceTransformer.encode fp32": lambda t: reference.encode(t, batch_size=32)}
     for variant in ("torch-fp32", "openvino-fp32", "openvino-bf16"):
         candidates[variant] = _embedder(variant, work / "models").embed
@@ -338,8 +351,16 @@ def quality(work: Path, reuse: Path | None, sample: int) -> dict:
         started = time.perf_counter()
         encode(texts)
         speed[name] = round(len(texts) / (time.perf_counter() - started), 1)
+    return len(texts), speed
 
-    fp32_index, fast_index = work / "fp32-index", work / "variant-index"
+
+def _fp32_and_default_indexes(work: Path, reuse: Path | None, fp32_index: Path, fast_index: Path):
+    """SciFact embedded in fp32 into ``fp32_index`` (from a copy of ``reuse`` when that was embedded in fp32) and
+    with the default variant into ``fast_index``: ``(reused, fp32 embedder, default embedder, its build report)``."""
+    from qa.index import store
+    from qa.index.build import build_index
+
+    corpus = work / "corpus"
     for folder in (fp32_index, fast_index):
         shutil.rmtree(folder, ignore_errors=True)
     reusable = reuse and (store.load(reuse).manifest.model.variant or "torch-fp32") == "torch-fp32"
@@ -349,9 +370,25 @@ def quality(work: Path, reuse: Path | None, sample: int) -> dict:
     build_index(corpus, fp32_index, fp32, progress=False)
     fast = _embedder(cache=work / "models")
     report = build_index(corpus, fast_index, fast, progress=False)
+    return bool(reusable), fp32, fast, report
+
+
+def _cosines(fp32_index: Path, fast_index: Path) -> np.ndarray:
+    """Each chunk vector of ``fast_index`` against the same chunk's vector in ``fp32_index`` (both unit length)."""
+    from qa.index import store
+
     a = np.asarray(store.load(fp32_index, with_vectors=True).vectors)
     b = np.asarray(store.load(fast_index, with_vectors=True).vectors)
-    cosine = (a * b).sum(axis=1)
+    return (a * b).sum(axis=1)
+
+
+def quality(work: Path, reuse: Path | None, sample: int) -> dict:
+    """Each CPU variant's throughput on the same texts, and SciFact nDCG@10 (dense) of a full index embedded
+    with the default variant against one embedded in fp32."""
+    sample_texts, speed = _variant_speeds(work, sample)
+    fp32_index, fast_index = work / "fp32-index", work / "variant-index"
+    reusable, fp32, fast, report = _fp32_and_default_indexes(work, reuse, fp32_index, fast_index)
+    cosine = _cosines(fp32_index, fast_index)
     # "fp32 index": vectors embedded in fp32 and searched exactly in fp32, the reference; the others are searched
     # as qa searches them, in the index's fp16 storage (qa.index.vector_index)
     ndcg = {
@@ -361,8 +398,8 @@ def quality(work: Path, reuse: Path | None, sample: int) -> dict:
         f"fp32 index, {fast.variant} queries": scifact.ndcg_at_10(_dense_run(fp32_index, fast)),
         f"{fast.variant} index, fp32 queries": scifact.ndcg_at_10(_dense_run(fast_index, fp32)),
     }
-    return {"sample_texts": len(texts), "texts_per_s": speed, "variant": fast.variant,
-            "fp32_index_reused": bool(reusable),
+    return {"sample_texts": sample_texts, "texts_per_s": speed, "variant": fast.variant,
+            "fp32_index_reused": reusable,
             "full_build": {"chunks": report.chunks, "seconds": report.seconds,
                            "chunks_per_s": round(report.chunks / report.seconds, 1)},
             "cosine_vs_fp32": {"min": round(float(cosine.min()), 6), "mean": round(float(cosine.mean()), 6)},

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench import report  # noqa: E402
-from bench.measure import load_average, machine  # noqa: E402
+from bench.common import load_average, machine  # noqa: E402
 
 FULL = {"build_docs": 1000, "corpus_docs": None, "queries": 300, "dense_sizes": [100_000, 1_000_000],
         "stack_sizes": [100_000, 1_000_000], "quality_sample": 1024}

@@ -23,8 +23,9 @@ from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO))  # run as a file: the repository's bench and qa
 
+from bench.common import EVEN, ODD, squad_half_queries  # noqa: E402
 from qa.evaluation.evaluate import Dataset, default_index, load_dataset  # noqa: E402
 from qa.evaluation.metrics import ranking_metrics, strict_scores  # noqa: E402
 from qa.index import lexical  # noqa: E402
@@ -37,8 +38,8 @@ TOP = 20
 
 def squad_half(dataset: Dataset, odd: bool) -> Dataset:
     """The questions whose paragraph belongs to an odd- (or even-) numbered article (``_id`` is ``article_para``)."""
-    keep = {q for q, rels in dataset.qrels.items() if (int(next(iter(rels)).split("_")[0]) % 2 == 1) == odd}
-    half = "odd" if odd else "even"
+    half = ODD if odd else EVEN
+    keep = squad_half_queries(dataset.qrels, half)
     return replace(dataset, name=f"{dataset.name}-{half}", qrels={q: r for q, r in dataset.qrels.items() if q in keep},
                    queries={q: t for q, t in dataset.queries.items() if q in keep})
 

@@ -23,7 +23,7 @@ from qa.answer.selection import pick_answer
 from qa.embed.embedders import Embedder, query_embedder
 from qa.errors import REBUILD_HINT, IndexCorruptError, QAError, QuestionError
 from qa.index import store
-from qa.records import Passage, Result
+from qa.records import Document, Passage, Result
 from qa.search.filters import Filters
 from qa.search.searcher import Hit, Searcher
 from qa.settings import DEFAULT, MODES, Settings
@@ -64,6 +64,16 @@ def check_k(k: Any, max_k: int) -> int:
     if not 1 <= k <= max_k:
         raise QuestionError(f"k={k} is out of range: ask for between 1 and {max_k} passages")
     return int(k)
+
+
+def document_passage(doc: Document, *, rank: int = 1, score: float = 1.0) -> Passage:
+    """The whole of ``doc`` as one passage (no page or section: it may span several).
+
+    For answer selection without retrieval, as if search were perfect: ``pick_answer(question, [passage])``.
+    """
+    return Passage(rank=rank, score=score, source=doc.source, title=doc.title, publisher=doc.publisher,
+                   date=doc.date, path=doc.path, doc_id=doc.doc_id, chunk_id=doc.doc_id, start=0, end=len(doc.text),
+                   page=None, section=None, text=doc.text)
 
 
 class Assistant:
@@ -138,7 +148,7 @@ class Assistant:
         vector = self.embedder.embed([question])[0] if mode != "lexical" else None
         embedded = time.perf_counter()
         hits = searcher.search(question, vector, k, mode=mode, settings=self.settings.retrieval, filters=filters)
-        passages = tuple(self._passage(searcher.data, hit, rank) for rank, hit in enumerate(hits, 1))
+        passages = tuple(self.passage(searcher.data, hit, rank) for rank, hit in enumerate(hits, 1))
         done = time.perf_counter()
         found = None
         if answer:
@@ -150,7 +160,8 @@ class Assistant:
                       generation=searcher.data.generation)
 
     @staticmethod
-    def _passage(data: store.IndexData, hit: Hit, rank: int) -> Passage:
+    def passage(data: store.IndexData, hit: Hit, rank: int) -> Passage:
+        """The passage ``ask`` returns for a search hit in ``data`` at ``rank``: its chunk with provenance."""
         chunk = data.chunk(hit.row)
         doc = data.documents[int(data.chunks.doc[hit.row])]
         return Passage(

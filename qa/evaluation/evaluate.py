@@ -75,7 +75,8 @@ def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return rows
 
 
-def _qrels(path: Path) -> dict[str, dict[str, int]]:
+def read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    """A TREC/BEIR judgements file (``query-id corpus-id score``, optional header) -> ``{query: {doc: score}}``."""
     qrels: dict[str, dict[str, int]] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         parts = line.split()
@@ -98,7 +99,7 @@ def load_dataset(path: str | Path, split: str = "test") -> Dataset:
         if missing:
             raise DatasetError(f"{path} is not a BEIR folder: {', '.join(missing)} missing (a BEIR folder holds "
                                "corpus.jsonl, queries.jsonl and qrels.tsv)")
-        qrels = _qrels(need["qrels"])
+        qrels = read_qrels(need["qrels"])
         queries = {str(row.get("_id")): str(row.get("text", "")) for _, row in _jsonl(need["queries"])}
         queries = {q: text for q, text in queries.items() if q in qrels}
         if not queries:

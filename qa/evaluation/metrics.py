@@ -91,8 +91,9 @@ def contains_answer(text: str, answers: Iterable[str]) -> bool:
     return any(f" {gold} " in haystack for gold in map(normalise_answer, answers) if gold)
 
 
-def percentiles(values_ms: Sequence[float]) -> dict[str, float]:
-    if not values_ms:
+def percentiles(values_ms: Sequence[float] | np.ndarray, places: int = 2) -> dict[str, float]:
+    """Median and 95th percentile (numpy's linear interpolation), rounded to ``places``; 0 for no values."""
+    if len(values_ms) == 0:
         return {"p50": 0.0, "p95": 0.0}
     p50, p95 = np.percentile(np.asarray(values_ms, dtype=float), [50, 95])
-    return {"p50": round(float(p50), 2), "p95": round(float(p95), 2)}
+    return {"p50": round(float(p50), places), "p95": round(float(p95), places)}

@@ -60,12 +60,34 @@ def index_files(texts: Sequence[str], settings: LexicalSettings) -> dict[str, by
     # subtle: bm25s refuses an empty corpus; a chunk with no indexable word gets one impossible term instead.
     tokens = [terms or ["\x00"] for terms in analyze(texts)]
     model.index(tokens, show_progress=False)
+    return _saved(model, len(texts), settings)
+
+
+def repeated_index_files(texts: Sequence[str], rows: int, settings: LexicalSettings) -> dict[str, bytes]:
+    """``index_files`` for ``texts`` repeated until ``rows`` rows (row ``r`` holds ``texts[r % len(texts)]``),
+    each distinct text analysed once: BM25 for a synthetic index built by repeating a real corpus.
+
+    subtle: analysing a million chunk texts as strings would hold about 90M Python strings at once; the repeats
+    share one list of term ids per text instead, and bm25s takes ids with their vocabulary.
+    """
+    import bm25s
+    from bm25s.tokenization import Tokenized
+
+    vocab: dict[str, int] = {}
+    ids = [[vocab.setdefault(term, len(vocab)) for term in (terms or ["\x00"])] for terms in analyze(texts)]
+    model = bm25s.BM25(k1=settings.k1, b=settings.b, method=settings.method)
+    model.index(Tokenized(ids=[ids[row % len(ids)] for row in range(rows)], vocab=vocab), show_progress=False)
+    return _saved(model, rows, settings)
+
+
+def _saved(model: Any, chunks: int, settings: LexicalSettings) -> dict[str, bytes]:
+    """A bm25s model's own save files under ``lexical/``, with our header."""
     files: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory(prefix="qa-lexical-") as tmp:
         model.save(tmp, corpus=None, allow_pickle=False, show_progress=False)
         for path in sorted(Path(tmp).iterdir()):
             files[f"{FOLDER}/{path.name}"] = path.read_bytes()
-    header = {"format": LEXICAL_FORMAT, "settings": settings.to_dict(), "chunks": len(texts)}
+    header = {"format": LEXICAL_FORMAT, "settings": settings.to_dict(), "chunks": chunks}
     files[f"{FOLDER}/{HEADER}"] = json.dumps(header, indent=2).encode()
     return files
 
@@ -125,6 +147,10 @@ class LexicalIndex:
                 (Path(tmp) / name).write_bytes(data)
             header = json.loads(files[f"{FOLDER}/{HEADER}"])
             return cls.load(Path(tmp), chunks=header["chunks"], mmap=False)  # the folder goes away
+
+    def score_array_bytes(self) -> int:
+        """Bytes of the BM25 score arrays (the sparse matrix; memory-mapped when loaded from a generation)."""
+        return sum(a.nbytes for a in self.model.scores.values() if isinstance(a, np.ndarray))
 
     def term_ids(self, question: str) -> list[int]:
         return self.model.get_tokens_ids(analyze([question])[0])

@@ -27,7 +27,7 @@ import numpy as np
 from qa.checksums import sha256_file
 from qa.errors import REBUILD_HINT, IndexCorruptError, IndexMissingError
 from qa.index import vector_index
-from qa.index.manifest import FileChecksum, Manifest
+from qa.index.manifest import Counts, FileChecksum, IndexEntry, Manifest
 from qa.records import Chunk, Document
 from qa.settings import FORMAT_VERSION
 
@@ -86,6 +86,11 @@ class IndexData:
         return self.path.name
 
 
+def generation_dir(index_dir: Path, name: str) -> Path:
+    """The folder of generation ``name`` (as ``BuildReport.generation`` and ``Result.generation`` name it)."""
+    return Path(index_dir) / GENERATIONS / name
+
+
 def current_generation(index_dir: Path) -> Path | None:
     """The live generation's folder, or None when there is no index yet."""
     try:
@@ -96,7 +101,7 @@ def current_generation(index_dir: Path) -> Path | None:
         raise IndexCorruptError(f"cannot read {index_dir / CURRENT} ({exc}): {REBUILD_HINT}") from exc
     if not name or "/" in name or name.startswith("."):
         raise IndexCorruptError(f"{index_dir / CURRENT} does not name a generation: {REBUILD_HINT}")
-    return index_dir / GENERATIONS / name
+    return generation_dir(index_dir, name)
 
 
 def read_manifest(gen: Path) -> Manifest:
@@ -141,7 +146,7 @@ def load(index_dir: Path, *, with_vectors: bool = False, verify: bool = True) ->
     if verify:
         verify_files(gen, manifest)
     try:
-        documents = _read_documents(gen / "documents.jsonl")
+        documents = read_documents(gen)
         with np.load(gen / "chunks.npz", allow_pickle=False) as table:
             chunks = ChunkTable(table["doc"], table["start"], table["end"])
         faiss_index = faiss.read_index(str(gen / "vectors.faiss"))
@@ -156,12 +161,12 @@ def load(index_dir: Path, *, with_vectors: bool = False, verify: bool = True) ->
     return IndexData(gen, manifest, documents, chunks, faiss_index, vectors)
 
 
-def _read_documents(path: Path) -> list[Document]:
-    """documents.jsonl -> Documents, each repeated path, publisher and date held once (a .jsonl collection's
-    documents share one path; a site's articles, one publisher)."""
+def read_documents(gen: Path) -> list[Document]:
+    """A generation's documents.jsonl -> Documents, each repeated path, publisher and date held once (a .jsonl
+    collection's documents share one path; a site's articles, one publisher). Unchecked: ``load`` verifies first."""
     shared: dict[str, str] = {}
     documents = []
-    with path.open(encoding="utf-8") as handle:
+    with (Path(gen) / "documents.jsonl").open(encoding="utf-8") as handle:
         for line in handle:
             data = json.loads(line)
             for key in ("path", "publisher", "date"):
@@ -246,6 +251,35 @@ def _make_current(index_dir: Path, generation: Path) -> None:
         os.fsync(handle.fileno())
     os.replace(pointer, index_dir / CURRENT)
     _fsync_dir(index_dir)
+
+
+def write_from_arrays(
+    index_dir: Path,
+    like: IndexData,
+    *,
+    documents: list[Document],
+    chunks: ChunkTable,
+    vectors: np.ndarray,
+    faiss_index: Any,
+    spec: vector_index.IndexSpec,
+    requested: str,
+    extra_files: dict[str, bytes],
+) -> Path:
+    """Write a generation made from arrays rather than read from a corpus, under ``like``'s model and settings.
+
+    The manifest is ``like``'s with the new index description, counts and documents; it records no corpus file
+    and fingerprints every document as ``"synthetic"``, so a later build over a corpus reuses none of it.
+    ``extra_files`` are the search files of the new rows (``lexical.index_files``, ``calibration.index_files``).
+    The scale benchmark writes its synthetic indexes of a million chunks this way.
+    """
+    if not len(chunks) == len(vectors) == faiss_index.ntotal:
+        raise ValueError(f"{len(chunks)} chunk rows, {len(vectors)} vectors and {faiss_index.ntotal} indexed "
+                         "vectors: give one vector per chunk row")
+    manifest = replace(like.manifest, index=IndexEntry(spec, requested),
+                       counts=Counts(documents=len(documents), chunks=len(chunks), problems=0),
+                       document_fingerprints={d.doc_id: "synthetic" for d in documents}, file_sha256={})
+    return write_generation(index_dir, manifest=manifest, documents=documents, chunks=chunks, vectors=vectors,
+                            faiss_index=faiss_index, extra_files=extra_files)
 
 
 def _write_faiss(faiss_index: Any, path: Path) -> None:

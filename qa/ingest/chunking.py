@@ -124,3 +124,17 @@ def embedding_text(doc: Document, chunk: Chunk, token_spans: TokenSpans, setting
     if len(spans) > settings.title_tokens:
         title = title[: spans[settings.title_tokens - 1][1]]
     return f"{title}\n{chunk.text}"
+
+
+def chunks_to_embed(doc: Document, token_spans: TokenSpans, settings: ChunkSettings) -> list[tuple[Chunk, str]]:
+    """Every chunk of ``doc`` with the text the model reads for it (``embedding_text``): what a build embeds.
+
+    Example::
+
+        >>> doc = Document("a.txt", "a.txt", "One. Two three.", "Title")
+        >>> settings = ChunkSettings(max_tokens=16, overlap_tokens=0)
+        >>> [text for _, text in chunks_to_embed(doc, simple_token_spans, settings)]
+        ['Title\\nOne. Two three.']
+    """
+    return [(chunk, embedding_text(doc, chunk, token_spans, settings))
+            for chunk in chunk_document(doc, token_spans, settings)]

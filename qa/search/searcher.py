@@ -30,7 +30,7 @@ from qa.settings import RetrievalSettings
 PRINT_CACHE_BYTES = 32 * 2**20  # fingerprints of documents shown, kept per generation
 
 
-def _return_freed_memory() -> None:
+def return_freed_memory() -> None:
     """Hand the heap pages freed while loading back to the system (glibc's ``malloc_trim``; elsewhere nothing).
 
     subtle: parsing the documents and BM25's vocabulary from JSON leaves freed fragments that glibc keeps for
@@ -79,7 +79,7 @@ class Searcher:
         """A loaded generation with its BM25 index and calibration."""
         searcher = cls(data, LexicalIndex.load(data.path, chunks=len(data.chunks)),
                        DenseStats.load(data.path, dim=int(data.manifest.model.dim)))
-        _return_freed_memory()
+        return_freed_memory()
         return searcher
 
     def chunk_text(self, row: int) -> str:

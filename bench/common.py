@@ -1,0 +1,108 @@
+"""What the benchmarks share: the machine they ran on, latency percentiles, judgements and nDCG, the SQuAD split.
+
+Percentiles, nDCG and the judgements (qrels) reader are qa's own (``qa.evaluation``), so a benchmark computes a
+figure exactly as ``qa eval`` does. subtle: qa is imported inside the functions, never when this module is
+imported: ``bench/sections.py`` times the import of qa itself (``cold``), and nothing may have paid for it first.
+
+The SQuAD split: a SQuAD v1.1 paragraph id is ``<article>_<paragraph>``. The questions of even-numbered articles
+are the half ``bench/fit_answers.py`` fits the answer-selection weights on; those of odd-numbered articles the half
+``bench/tune.py`` chooses the search defaults on. Each benchmark reports the halves apart, so that the figures of
+the half a choice never saw can be read on their own.
+
+Example::
+
+    >>> squad_article("corpus.jsonl#17_3"), squad_half("17_3"), squad_half("4_0")
+    (17, 'odd', 'even')
+    >>> pct([1.0, 2.0, 3.0, 4.0, 100.0])
+    {'p50_ms': 3.0, 'p95_ms': 80.8, 'n': 5}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+EVEN, ODD = "even", "odd"
+FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")  # the instruction sets that matter here
+PACKAGES = ("torch", "sentence-transformers", "openvino", "faiss-cpu", "bm25s", "numpy")
+
+
+def machine() -> dict[str, object]:
+    """Cores, CPU model and the instruction sets that matter here, from lscpu; memory; library versions."""
+    info: dict[str, object] = {"cores": os.cpu_count(), "python": platform.python_version()}
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        fields = dict(line.split(":", 1) for line in lscpu.splitlines() if ":" in line)
+        info["cpu"] = fields.get("Model name", "").strip()
+        info["family_model"] = f"{fields.get('CPU family', '').strip()}/{fields.get('Model', '').strip()}"
+        flags = fields.get("Flags", "").split()
+        info["features"] = [f for f in FEATURES if f in flags]
+    except (OSError, subprocess.CalledProcessError):
+        info["cpu"] = platform.processor()
+    with contextlib.suppress(ValueError, OSError):
+        info["memory_gib"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    from importlib.metadata import PackageNotFoundError, version
+
+    for package in PACKAGES:
+        try:
+            info[package] = version(package)
+        except PackageNotFoundError:
+            info[package] = None
+    return info
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages: a busy machine shows in every latency."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def percentiles(values_ms: Sequence[float] | np.ndarray, places: int = 2) -> dict[str, float]:
+    """``{"p50", "p95"}`` of latencies, as ``qa eval`` reports them (``qa.evaluation.metrics.percentiles``)."""
+    from qa.evaluation.metrics import percentiles as qa_percentiles
+
+    return qa_percentiles(values_ms, places=places)
+
+
+def pct(ms: Sequence[float] | np.ndarray) -> dict[str, float]:
+    """``{"p50_ms", "p95_ms", "n"}`` of latencies in milliseconds, to the microsecond: the speed sections' form."""
+    figures = percentiles(ms, places=3)
+    return {"p50_ms": figures["p50"], "p95_ms": figures["p95"], "n": len(ms)}
+
+
+def read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    """A judgements file (``query-id corpus-id score``, header optional) -> ``{query: {doc: score}}``, read by qa's
+    own reader (``qa.evaluation.evaluate.read_qrels``)."""
+    from qa.evaluation.evaluate import read_qrels as qa_read_qrels
+
+    return qa_read_qrels(path)
+
+
+def ndcg_at_10(run: dict[str, dict[str, float]], qrels: dict[str, dict[str, int]]) -> float:
+    """Mean nDCG@10 over the judged queries, a judged query missing from ``run`` counting 0: trec_eval's, through
+    ``qa.evaluation.metrics``."""
+    from qa.evaluation.metrics import ranking_metrics
+
+    return ranking_metrics(run, qrels).get("ndcg@10", 0.0)
+
+
+def squad_article(paragraph_id: str) -> int:
+    """The article number of a SQuAD paragraph id (``12_3``, or a document id ending in it: ``corpus.jsonl#12_3``)."""
+    return int(paragraph_id.rsplit("#", 1)[-1].split("_")[0])
+
+
+def squad_half(paragraph_id: str) -> str:
+    """``"even"`` or ``"odd"``: the half of SQuAD a paragraph's questions belong to, by its article's number."""
+    return EVEN if squad_article(paragraph_id) % 2 == 0 else ODD
+
+
+def squad_half_queries(qrels: dict[str, dict[str, int]], half: str) -> set[str]:
+    """The questions whose gold paragraph (each SQuAD question has one) lies in the ``half`` of the articles."""
+    if half not in (EVEN, ODD):
+        raise ValueError(f"half {half!r} is unknown: use {EVEN!r} or {ODD!r}")
+    return {q for q, rels in qrels.items() if squad_half(next(iter(rels))) == half}

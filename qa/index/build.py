@@ -25,7 +25,7 @@ from qa.index import calibration, lexical, store, vector_index
 from qa.index.manifest import Counts, IndexEntry, Manifest
 from qa.index.write_errors import index_writes
 from qa.ingest import readers
-from qa.ingest.chunking import chunk_document, embedding_text
+from qa.ingest.chunking import chunks_to_embed
 from qa.ingest.corpus import Corpus, Previous, read_corpus
 from qa.records import Document
 from qa.settings import DEFAULT, Settings
@@ -197,17 +197,16 @@ def _plan(corpus: Corpus, prev: store.IndexData | None, embedder: Embedder, sett
             plan.columns.append((np.full(len(rows), d, np.int32), prev.chunks.start[rows], prev.chunks.end[rows]))
             plan.reused += len(rows)
             continue
-        chunks = chunk_document(doc, embedder.token_spans, settings.chunk)
+        chunks = chunks_to_embed(doc, embedder.token_spans, settings.chunk)
         keys = []
-        for chunk in chunks:
-            text = embedding_text(doc, chunk, embedder.token_spans, settings.chunk)
+        for _, text in chunks:
             keys.append(text_key(text))
             plan.pending.setdefault(keys[-1], text)
         plan.segments.append(_ToEmbed(tuple(keys)))
         plan.columns.append((
             np.full(len(chunks), d, np.int32),
-            np.array([c.start for c in chunks], np.int64),
-            np.array([c.end for c in chunks], np.int64),
+            np.array([c.start for c, _ in chunks], np.int64),
+            np.array([c.end for c, _ in chunks], np.int64),
         ))
     return plan
 

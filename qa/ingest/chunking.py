@@ -131,6 +131,7 @@ def chunks_to_embed(doc: Document, token_spans: TokenSpans, settings: ChunkSetti
 
     Example::
 
+        >>> from qa.text import simple_token_spans
         >>> doc = Document("a.txt", "a.txt", "One. Two three.", "Title")
         >>> settings = ChunkSettings(max_tokens=16, overlap_tokens=0)
         >>> [text for _, text in chunks_to_embed(doc, simple_token_spans, settings)]

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import REPO, SEED_CORPUS, Lines
-from tests.test_app import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -38,7 +37,8 @@ to fresh grass. Markup in a document is only text: <img src=x onerror="document.
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`qa serve` on a free loopback port over a fresh copy of the seed corpus; the index is built at start."""
+    """`qa serve --port 0` (any free loopback port, named in what it prints) over a fresh copy of the seed corpus;
+    the index is built at start."""
     root = tmp_path_factory.mktemp("serve")
     corpus, index = root / "corpus", root / "index"
     shutil.copytree(SEED_CORPUS, corpus)
@@ -47,7 +47,7 @@ def server(tmp_path_factory):
     log = (root / "serve.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "qa", "serve", "--index", str(index), "--corpus", str(corpus),
-         "--port", str(free_port())],
+         "--port", "0"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
     )
     lines = Lines(proc.stdout)  # read with a deadline, and drained while the server runs
@@ -57,7 +57,7 @@ def server(tmp_path_factory):
         except AssertionError as exc:
             raise AssertionError(f"qa serve did not start: {(root / 'serve.log').read_text()[-2000:]}") from exc
         url = line.split("the chat is at ", 1)[1].split()[0]
-        assert urlsplit(url).hostname == "127.0.0.1"
+        assert urlsplit(url).hostname == "127.0.0.1" and urlsplit(url).port  # the port bound, not 0
         yield url, corpus, index
     finally:
         proc.terminate()

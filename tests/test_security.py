@@ -91,12 +91,6 @@ def test_yaml_front_matter_builds_no_objects(tmp_path: Path) -> None:
 # --- the served app ----------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("secure")
@@ -112,7 +106,7 @@ def served(app_root: Path):
     from qa.serve.workspace import Workspace
 
     app = build_app(Workspace(app_root / "index", app_root / "corpus", max_upload_bytes=MAX_UPLOAD))
-    _, url, _ = launch(app, port=free_port(), prevent_thread_lock=True, max_upload_bytes=MAX_UPLOAD)
+    _, url, _ = launch(app, port=0, prevent_thread_lock=True, max_upload_bytes=MAX_UPLOAD)
     yield app, url
     app.close()
 
@@ -303,17 +297,19 @@ def other_address() -> str | None:
 
 @pytest.fixture(scope="module")
 def qa_serve(app_root: Path):
-    """`qa serve` in its own process, defaults only, with a login from the environment."""
-    port = free_port()
+    """`qa serve` in its own process, defaults only but ``--port 0``, with a login from the environment; the port
+    is read from what it prints (``--port 0`` binds any free one, so no other process can take it first)."""
     env = {**os.environ, "QA_MODEL": "hashing-64", "QA_AUTH": "ana:s3cret", "GRADIO_ANALYTICS_ENABLED": "False",
            "NO_PROXY": "127.0.0.1"}
     proc = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--index", str(app_root / "index"), "--corpus",
-                             str(app_root / "corpus"), "--port", str(port)], stdout=subprocess.PIPE,
+                             str(app_root / "corpus"), "--port", "0"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO)
     lines = Lines(proc.stdout)  # drained for the server's whole life: a full pipe would block it
     try:
         first = lines.next(120)
-        yield proc, port, first
+        port = re.match(r"qa: the chat is at http://127\.0\.0\.1:(\d+)/", first)
+        assert port, first
+        yield proc, int(port[1]), first
     finally:
         proc.terminate()
         proc.wait(timeout=30)

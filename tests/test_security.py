@@ -101,11 +101,17 @@ def app_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def served(app_root: Path):
-    from qa.serve.app import build_app, launch
+def workspace(app_root: Path):
     from qa.serve.workspace import Workspace
 
-    app = build_app(Workspace(app_root / "index", app_root / "corpus", max_upload_bytes=MAX_UPLOAD))
+    return Workspace(app_root / "index", app_root / "corpus", max_upload_bytes=MAX_UPLOAD)
+
+
+@pytest.fixture(scope="module")
+def served(workspace):
+    from qa.serve.app import build_app, launch
+
+    app = build_app(workspace)
     _, url, _ = launch(app, port=0, prevent_thread_lock=True, max_upload_bytes=MAX_UPLOAD)
     yield app, url
     app.close()
@@ -255,6 +261,31 @@ def test_bad_k_through_the_api_is_a_message(k, served) -> None:
     with pytest.raises(Exception, match="k=.* is out of range|whole number|must be") as caught:
         client.predict("Danube", k, "", api_name="/ask")
     assert "Traceback" not in str(caught.value)
+
+
+def test_an_unexpected_error_reaches_the_page_and_the_api_as_one_line(served, page: Page, workspace,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug (not a QAError) while answering: the running page's toast and the /ask API's error are one line that
+    names none of its details; the traceback stays in the server log."""
+    from gradio_client import Client
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"boom: {workspace.index_dir} is private")
+
+    monkeypatch.setattr(workspace, "ask", broken)
+    shown = "unexpected error (RuntimeError); the details are in the server log"
+    message = page.run(ASK, ["Which sea does the Danube end in?", [], {}, 3, "hybrid", "", "", ""])
+    [toast] = message["toasts"]
+    assert message["success"] and (toast["level"], toast["log"]) == ("warning", shown)
+    with pytest.raises(Exception) as caught:  # noqa: B017 (gradio_client's AppError)
+        Client(served[1], verbose=False, download_files=False).predict("Danube", 2, "", api_name="/ask")
+    assert str(caught.value) == shown
+    answered = httpx.post(f"{served[1]}gradio_api/call/ask", json={"data": ["Danube", 2, None]})
+    body = httpx.get(f"{served[1]}gradio_api/call/ask/{answered.json()['event_id']}", timeout=30).text
+    event, data = body.split("\n")[:2]
+    assert event == "event: error" and json.loads(data.removeprefix("data:"))["error"] == shown, body
+    for text in (json.dumps(message), body):
+        assert "Traceback" not in text and "boom" not in text and 'File "' not in text
 
 
 # --- `qa serve` as users start it --------------------------------------------------------------------------------

@@ -46,6 +46,23 @@ def test_ask_endpoint_returns_what_qa_ask_json_prints(served) -> None:
     assert [e for e in client.view_api(print_info=False, return_format="dict")["named_endpoints"]] == ["/ask"]
 
 
+@pytest.mark.parametrize("mode", ["lexical", "dense"])
+def test_ask_endpoint_takes_a_mode_as_the_readme_calls_it(mode: str, served) -> None:
+    """The README's call with a mode other than the default, positionally and by name (k left at its default)."""
+    from gradio_client import Client
+
+    url, index, _ = served
+    client = Client(url, download_files=False)  # as the README writes it
+    question = "Which sea does the Danube end in?"
+    assistant = Assistant.load(index)
+    got = client.predict(question, 3, mode, api_name="/ask")
+    assert got == assistant.ask(question, k=3, mode=mode).to_dict() and got["mode"] == mode
+    by_name = client.predict(question, mode=mode, api_name="/ask")
+    assert by_name == assistant.ask(question, mode=mode).to_dict()
+    hybrid = assistant.ask(question, k=3, mode="hybrid").to_dict()
+    assert [p["score"] for p in got["passages"]] != [p["score"] for p in hybrid["passages"]]  # searched as asked
+
+
 def test_ask_endpoint_errors_are_one_line_messages(served) -> None:
     from gradio_client import Client
 

@@ -23,7 +23,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -67,12 +66,6 @@ class Run:
     rebuilds: list[float] = field(default_factory=list)
     rebuild_errors: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def generation_documents(index: Path, name: str) -> frozenset[str]:
@@ -149,15 +142,14 @@ def peak_rss_mb(pid: int) -> tuple[float, float]:
 
 
 def start_server(corpus: Path, index: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--index", str(index), "--corpus", str(corpus),
-                               "--host", HOST, "--port", str(port)], stdout=subprocess.PIPE,
+                               "--host", HOST, "--port", "0"], stdout=subprocess.PIPE,
                               stderr=log.open("w"), text=True, env=env, cwd=REPO)
     line = server.stdout.readline()  # "qa: the chat is at http://127.0.0.1:PORT/ (Ctrl+C stops it)"
     if "the chat is at" not in line:
         server.kill()
         raise SystemExit(f"the server did not start: {line!r}; see {log}")
-    return server, f"http://{HOST}:{port}/"
+    return server, line.split("the chat is at ", 1)[1].split()[0]  # --port 0: the port it bound
 
 
 def check(run: Run) -> dict:

@@ -265,20 +265,21 @@ def memory(work: Path, index: Path | None = None) -> dict:
             "process_growth_mb": round(rss_mb() - rss, 2), "ratio": round(used / (vectors + text), 3)}
 
 
-def _serve_to_first_answer(index: Path, corpus: Path, port: int = 7911) -> dict:
+def _serve_to_first_answer(index: Path, corpus: Path) -> dict:
     """`qa serve` started in a new process; seconds until it says it is ready, and until its /ask API answers."""
     import urllib.request
 
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--index", str(index), "--corpus", str(corpus),
-                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             cwd=scifact.REPO, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
     try:
-        for line in proc.stdout:
-            if "the chat is at" in line:
-                break
+        url = next((line.split("the chat is at ", 1)[1].split()[0] for line in proc.stdout
+                    if "the chat is at" in line), None)  # --port 0: the port it bound
         ready = time.perf_counter() - started
-        base = f"http://127.0.0.1:{port}/gradio_api/call/ask"
+        if url is None:
+            return {"error": "qa serve stopped before it said where it listens"}
+        base = f"{url}gradio_api/call/ask"
         request = urllib.request.Request(base, data=json.dumps({"data": [QUESTION, 5, ""]}).encode(),
                                          headers={"Content-Type": "application/json"})
         event = json.loads(urllib.request.urlopen(request, timeout=120).read())["event_id"]

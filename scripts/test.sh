@@ -4,21 +4,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# The browser tests drive Debian's Chromium; install it (once, quietly) when it is missing.
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+# The browser tests drive Debian's Chromium; the no-network tests (tests/test_no_network.py) watch `qa serve` with
+# strace in a network namespace (ip: iproute2). Install what is missing (once, quietly).
+missing=()
+command -v chromium >/dev/null && command -v chromedriver >/dev/null || missing+=(chromium chromium-driver)
+command -v strace >/dev/null || missing+=(strace)
+command -v ip >/dev/null || missing+=(iproute2)
+if (( ${#missing[@]} )); then
     if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-        echo "qa: installing chromium and chromium-driver for the browser tests..." >&2
+        echo "qa: installing ${missing[*]} for the browser and no-network tests..." >&2
         log=$(mktemp)
-        if ! (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
+        if ! (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") \
                 >"$log" 2>&1; then
             tail -20 "$log" >&2
-            echo "qa: could not install chromium (see above)" >&2
+            echo "qa: could not install ${missing[*]} (see above)" >&2
             exit 1
         fi
         rm -f "$log"
     else
-        echo "qa: chromium/chromedriver missing: the browser tests will be skipped (install Debian's" \
-             "chromium and chromium-driver to run them)" >&2
+        echo "qa: ${missing[*]} missing: the tests that need them will be skipped (install these Debian" \
+             "packages to run them)" >&2
     fi
 fi
 export HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -15,15 +16,9 @@ from qa.index.build import build_index
 from qa.serve.workspace import Workspace
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """One app over the small corpus, served on a free loopback port for the whole module."""
+    """One app over the small corpus, served on a free loopback port (port 0) for the whole module."""
     from qa.embed.embedders import HashingEmbedder
     from qa.serve.app import build_app, launch
     from tests.conftest import write_small_corpus
@@ -32,7 +27,7 @@ def served(tmp_path_factory):
     corpus = write_small_corpus(root / "corpus")
     build_index(corpus, root / "index", HashingEmbedder(64), progress=False)
     app = build_app(Workspace(root / "index", corpus))
-    _, url, _ = launch(app, port=free_port(), prevent_thread_lock=True)
+    _, url, _ = launch(app, port=0, prevent_thread_lock=True)
     yield url, root / "index", corpus
     app.close()
 
@@ -49,6 +44,23 @@ def test_ask_endpoint_returns_what_qa_ask_json_prints(served) -> None:
     assert got == Assistant.load(index).ask(question, k=2).to_dict()
     assert got["passages"][0]["path"] == "rivers.txt" and len(got["passages"]) == 2
     assert [e for e in client.view_api(print_info=False, return_format="dict")["named_endpoints"]] == ["/ask"]
+
+
+@pytest.mark.parametrize("mode", ["lexical", "dense"])
+def test_ask_endpoint_takes_a_mode_as_the_readme_calls_it(mode: str, served) -> None:
+    """The README's call with a mode other than the default, positionally and by name (k left at its default)."""
+    from gradio_client import Client
+
+    url, index, _ = served
+    client = Client(url, download_files=False)  # as the README writes it
+    question = "Which sea does the Danube end in?"
+    assistant = Assistant.load(index)
+    got = client.predict(question, 3, mode, api_name="/ask")
+    assert got == assistant.ask(question, k=3, mode=mode).to_dict() and got["mode"] == mode
+    by_name = client.predict(question, mode=mode, api_name="/ask")
+    assert by_name == assistant.ask(question, mode=mode).to_dict()
+    hybrid = assistant.ask(question, k=3, mode="hybrid").to_dict()
+    assert [p["score"] for p in got["passages"]] != [p["score"] for p in hybrid["passages"]]  # searched as asked
 
 
 def test_ask_endpoint_errors_are_one_line_messages(served) -> None:
@@ -84,7 +96,7 @@ def test_login_is_required_when_asked(small_corpus: Path, tmp_path: Path, embedd
 
     build_index(small_corpus, tmp_path / "index", embedder, progress=False)
     app = build_app(Workspace(tmp_path / "index", small_corpus))
-    _, url, _ = launch(app, port=free_port(), auth=("ana", "s3cret"), prevent_thread_lock=True)
+    _, url, _ = launch(app, port=0, auth=("ana", "s3cret"), prevent_thread_lock=True)
     try:
         assert httpx.get(f"{url}config").status_code == 401
         client = httpx.Client()
@@ -93,6 +105,26 @@ def test_login_is_required_when_asked(small_corpus: Path, tmp_path: Path, embedd
         assert client.get(f"{url}config").status_code == 200
     finally:
         app.close()
+
+
+def test_port_0_serves_on_the_port_bound_and_tries_another_when_one_is_taken(
+        small_corpus: Path, tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race port 0 closes: the port the system offered is taken before Gradio binds it."""
+    from qa.serve import app as serving
+
+    build_index(small_corpus, tmp_path / "index", embedder, progress=False)
+    app = serving.build_app(Workspace(tmp_path / "index", small_corpus))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        offers = [taken.getsockname()[1], serving.free_port()]
+        monkeypatch.setattr(serving, "free_port", lambda host: offers.pop(0))
+        _, url, _ = serving.launch(app, port=0, prevent_thread_lock=True)
+        try:
+            assert offers == [] and urlsplit(url).port not in (0, taken.getsockname()[1])
+            assert "qa · ask your documents" in httpx.get(url).text
+        finally:
+            app.close()
 
 
 def test_the_page_can_be_built_over_a_loaded_assistant(small_corpus: Path, tmp_path: Path, embedder) -> None:

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import REPO, SEED_CORPUS, Lines
-from tests.test_app import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -38,7 +37,8 @@ to fresh grass. Markup in a document is only text: <img src=x onerror="document.
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`qa serve` on a free loopback port over a fresh copy of the seed corpus; the index is built at start."""
+    """`qa serve --port 0` (any free loopback port, named in what it prints) over a fresh copy of the seed corpus;
+    the index is built at start."""
     root = tmp_path_factory.mktemp("serve")
     corpus, index = root / "corpus", root / "index"
     shutil.copytree(SEED_CORPUS, corpus)
@@ -47,7 +47,7 @@ def server(tmp_path_factory):
     log = (root / "serve.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "qa", "serve", "--index", str(index), "--corpus", str(corpus),
-         "--port", str(free_port())],
+         "--port", "0"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
     )
     lines = Lines(proc.stdout)  # read with a deadline, and drained while the server runs
@@ -57,7 +57,7 @@ def server(tmp_path_factory):
         except AssertionError as exc:
             raise AssertionError(f"qa serve did not start: {(root / 'serve.log').read_text()[-2000:]}") from exc
         url = line.split("the chat is at ", 1)[1].split()[0]
-        assert urlsplit(url).hostname == "127.0.0.1"
+        assert urlsplit(url).hostname == "127.0.0.1" and urlsplit(url).port  # the port bound, not 0
         yield url, corpus, index
     finally:
         proc.terminate()
@@ -138,9 +138,30 @@ def feedback_lines(index: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def open_page(driver, url: str) -> None:
+    """A fresh page (a new session: an empty chat), with the requests of earlier tests left out of the next
+    ``network_hosts``; the module's server is shared, so each test counts from what is there when it starts."""
+    network_hosts(driver)
+    driver.get(url)
+    wait_for(driver, lambda d: any("documents ·" in head.text for head in css(d, "#qa-head")))  # index loaded
+
+
+def documents_in_index(driver) -> int:
+    """The number of documents the page's header names ("3 documents · 41 passages · …")."""
+    return int(css(driver, "#qa-head")[0].text.split(" documents ·", 1)[0].split()[-1].replace(",", ""))
+
+
+def passage_sources(driver) -> list[str]:
+    """The source labels of the last answer's passages."""
+    last = css(driver, "#qa-chat .qa-result")[-1]
+    return [passage.find_element("css selector", ".qa-source").text
+            for passage in last.find_elements("css selector", ".qa-passage")]
+
+
 def test_question_shows_the_isw_passage_and_nothing_leaves_the_machine(server, browser) -> None:
     url, _, index = server
-    browser.get(url)
+    open_page(browser, url)
+    rated = len(feedback_lines(index))  # lines other tests saved
     ask(browser, S300)
     first = css(browser, "#qa-chat .qa-result")[0]
     top = first.find_elements("css selector", ".qa-passage")[0]
@@ -164,13 +185,13 @@ def test_question_shows_the_isw_passage_and_nothing_leaves_the_machine(server, b
 
     # Thumbs up on the first answer, thumbs down on the second naming its right passage.
     css(browser, "#qa-chat button[aria-label='Like']")[0].click()
-    wait_for(browser, lambda d: len(feedback_lines(index)) == 1, 20)
+    wait_for(browser, lambda d: len(feedback_lines(index)) == rated + 1, 20)
     css(browser, "#qa-chat button[aria-label='Dislike']")[1].click()
     wait_for(browser, lambda d: css(d, "#qa-fix label") and css(d, "#qa-fix label")[0].is_displayed(), 20)
     css(browser, "#qa-fix label")[0].click()
     css(browser, "#qa-fix button")[0].click()
-    wait_for(browser, lambda d: len(feedback_lines(index)) == 3, 20)
-    up, down, named = feedback_lines(index)
+    wait_for(browser, lambda d: len(feedback_lines(index)) == rated + 3, 20)
+    up, down, named = feedback_lines(index)[rated:]
     assert (up["question"], up["rating"]) == (S300, "up") and "Institute for the Study of War" in up["source"]
     assert (down["rating"], down["source"], named["id"]) == ("down", None, down["id"]) and named["source"]
 
@@ -179,14 +200,15 @@ def test_question_shows_the_isw_passage_and_nothing_leaves_the_machine(server, b
 
 def test_upload_and_rebuild_from_the_page(server, browser, tmp_path: Path) -> None:
     url, corpus, _ = server
-    browser.get(url)
+    open_page(browser, url)
+    documents = documents_in_index(browser)  # the seed documents, and any other test added
     open_tab(browser, "Documents")
     wait_for(browser, lambda d: "Russia, Iran voice serious concern" in css(d, "#qa-info")[0].text)
 
     upload = tmp_path / "zebra-migration.md"
     upload.write_text(ZEBRA_DOC, encoding="utf-8")
     css(browser, "#qa-upload input[type=file]")[0].send_keys(str(upload))
-    wait_for(browser, lambda d: "Index: 3 documents" in css(d, "#qa-status")[0].text, 120)
+    wait_for(browser, lambda d: f"Index: {documents + 1} documents" in css(d, "#qa-status")[0].text, 120)
     assert "Added to the corpus: zebra-migration.md" in css(browser, "#qa-status")[0].text
     assert (corpus / "zebra-migration.md").read_text(encoding="utf-8") == ZEBRA_DOC
     wait_for(browser, lambda d: "Zebra migration in the Serengeti" in css(d, "#qa-info")[0].text)
@@ -194,7 +216,7 @@ def test_upload_and_rebuild_from_the_page(server, browser, tmp_path: Path) -> No
     # A file dropped into the corpus folder is picked up by "Rebuild index".
     (corpus / "glacier.txt").write_text("Glacier retreat\n\nAlpine glaciers lost a tenth of their ice in 2022.\n")
     css(browser, "#qa-rebuild")[0].click()
-    wait_for(browser, lambda d: "Index: 4 documents" in css(d, "#qa-status")[0].text, 120)
+    wait_for(browser, lambda d: f"Index: {documents + 2} documents" in css(d, "#qa-status")[0].text, 120)
 
     open_tab(browser, "Ask")
     ask(browser, "How many zebras migrate across the Serengeti?")
@@ -206,3 +228,56 @@ def test_upload_and_rebuild_from_the_page(server, browser, tmp_path: Path) -> No
     assert "glacier.txt" in css(browser, "#qa-chat .qa-result")[-1].find_elements("css selector", ".qa-loc")[0].text
 
     assert network_hosts(browser) == {"127.0.0.1"}
+
+
+def test_the_source_filter_keeps_answers_to_the_source_picked(server, browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    url = server[0]
+    open_page(browser, url)
+    ask(browser, S300)
+    assert any("Institute for the Study of War" in source for source in passage_sources(browser))
+    css(browser, "#qa-sources input")[0].click()
+    wilson = "//li[contains(@class, 'item') and contains(normalize-space(), '· Wilson Center')]"
+    wait_for(browser, lambda d: d.find_elements(By.XPATH, wilson))[0].click()
+    ask(browser, S300)
+    sources = passage_sources(browser)
+    assert sources and all("Wilson Center" in source for source in sources), sources
+    assert network_hosts(browser) == {"127.0.0.1"}
+
+
+def test_the_date_filter_leaves_out_documents_dated_outside_it_and_undated_ones(server, browser) -> None:
+    url = server[0]
+    open_page(browser, url)
+    question = "How many people are forcibly displaced?"
+    ask(browser, question)
+    assert any("Wilson Center" in source for source in passage_sources(browser))  # undated
+    date_from, date_to = css(browser, "#qa-dates input")
+    date_from.send_keys("2024-11")
+    date_to.send_keys("2024-11-30")
+    ask(browser, question)
+    sources = passage_sources(browser)
+    assert sources and all("· 2024-11-30" in source for source in sources), sources
+
+
+def test_new_conversation_empties_the_chat_and_closes_the_fix_box(server, browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    url, _, index = server
+    open_page(browser, url)
+    ask(browser, S300)
+    ask(browser, "Who did Belousov meet in Pyongyang?")
+    css(browser, "#qa-chat button[aria-label='Dislike']")[1].click()
+    wait_for(browser, lambda d: css(d, "#qa-fix label") and css(d, "#qa-fix label")[0].is_displayed(), 20)
+    browser.find_element(By.XPATH, "//button[normalize-space()='New conversation']").click()
+    wait_for(browser, lambda d: not css(d, "#qa-chat .user-row"), 20)
+    assert not css(browser, "#qa-chat .qa-result") and "Ask a question about your documents" in css(
+        browser, "#qa-chat")[0].text
+    assert not css(browser, "#qa-fix") or not css(browser, "#qa-fix")[0].is_displayed()
+    # The next question starts a new conversation: one question, and its own answer is the one rated.
+    rated = len(feedback_lines(index))
+    ask(browser, S300)
+    assert len(css(browser, "#qa-chat .user-row")) == 1
+    css(browser, "#qa-chat button[aria-label='Like']")[0].click()
+    wait_for(browser, lambda d: len(feedback_lines(index)) == rated + 1, 20)
+    assert feedback_lines(index)[-1]["question"] == S300

@@ -108,3 +108,21 @@ def test_the_api_answers_like_qa_ask_json_and_refuses_in_one_line(ws: Workspace)
     assert chat_handlers.api_ask(ws, DANUBE, 2, "") == ws.ask(DANUBE, 2).to_dict()
     with pytest.raises(gr.Error, match="k=0 is out of range"):
         chat_handlers.api_ask(ws, "apples", 0)
+
+
+def test_an_unexpected_error_is_one_line_for_the_user_and_a_traceback_in_the_server_log(
+        ws: Workspace, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A bug (not a QAError) inside asking: the page and the API show one line naming no detail of it."""
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"boom: {ws.index_dir} is private")
+
+    monkeypatch.setattr(ws, "ask", broken)
+    shown = "unexpected error (RuntimeError); the details are in the server log"
+    with pytest.warns(UserWarning) as toasts:
+        assert asked(ws) == (gr.skip(), gr.skip(), gr.skip())  # the conversation stays as it was
+    assert [str(t.message) for t in toasts] == [shown]
+    with pytest.raises(gr.Error) as caught:
+        chat_handlers.api_ask(ws, DANUBE, 2, "")
+    assert caught.value.message == shown
+    logged = [r for r in caplog.records if r.exc_info]
+    assert len(logged) == 2 and all(r.exc_info[0] is RuntimeError for r in logged)  # the details: server only

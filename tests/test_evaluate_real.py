@@ -63,4 +63,7 @@ def test_every_mode_on_a_scifact_slice(scifact_slice: Path, tmp_path: Path) -> N
     # terms (the full-corpus figures are in the README, from bench/quality.py).
     hybrid = reports["hybrid"].metrics["ndcg@10"]
     assert hybrid >= max(reports["dense"].metrics["ndcg@10"], reports["lexical"].metrics["ndcg@10"]) - 0.03
-    assert hybrid >= 0.8
+    # Measured 2026-12-01 with `python -m pytest tests/test_evaluate_real.py` (variant auto, 2-core CPU): nDCG@10
+    # hybrid 0.952, dense 0.935, lexical (BM25) 0.922; recall@100 1.0, 1.0, 0.977. The floor is the measured hybrid
+    # figure less the same 0.03 of noise allowed above, so a real loss fails where the old 0.8 let 0.15 slip by.
+    assert hybrid >= 0.92

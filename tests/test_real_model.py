@@ -73,3 +73,24 @@ def test_cli_index_and_ask_with_the_real_model(tmp_path: Path) -> None:
                           text=True, timeout=300)
     data = json.loads(proc.stdout)
     assert data["passages"][0]["path"] == ISW_DOC and "Belousov" in data["passages"][0]["text"]
+
+
+def test_cli_variant_and_device_options_with_the_real_model(tmp_path: Path) -> None:
+    """`qa index --variant torch-fp32 --device cpu`: the build runs as asked (auto is OpenVINO where it is installed),
+    the manifest says so, and `qa ask` answers from it with the same variant."""
+    from qa.index import store
+
+    env = {k: v for k, v in os.environ.items() if k != "QA_MODEL"}
+    repo = Path(__file__).parent.parent
+    index = tmp_path / "index"
+    built = subprocess.run([sys.executable, "-m", "qa", "index", "--corpus", str(SEED_CORPUS), "--index", str(index),
+                            "-q", "--json", "--variant", "torch-fp32", "--device", "cpu"], env=env, cwd=repo,
+                           capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr[-2000:]
+    assert json.loads(built.stdout)["documents"] == 2
+    assert store.load(index).manifest.model.variant == "torch-fp32"
+    proc = subprocess.run([sys.executable, "-m", "qa", "ask", "When did Russia withdraw its S-300 systems from Syria?",
+                           "--index", str(index), "--json"], env=env, cwd=repo, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["passages"][0]["path"] == ISW_DOC

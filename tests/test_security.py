@@ -91,12 +91,6 @@ def test_yaml_front_matter_builds_no_objects(tmp_path: Path) -> None:
 # --- the served app ----------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("secure")
@@ -107,12 +101,18 @@ def app_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def served(app_root: Path):
-    from qa.serve.app import build_app, launch
+def workspace(app_root: Path):
     from qa.serve.workspace import Workspace
 
-    app = build_app(Workspace(app_root / "index", app_root / "corpus", max_upload_bytes=MAX_UPLOAD))
-    _, url, _ = launch(app, port=free_port(), prevent_thread_lock=True, max_upload_bytes=MAX_UPLOAD)
+    return Workspace(app_root / "index", app_root / "corpus", max_upload_bytes=MAX_UPLOAD)
+
+
+@pytest.fixture(scope="module")
+def served(workspace):
+    from qa.serve.app import build_app, launch
+
+    app = build_app(workspace)
+    _, url, _ = launch(app, port=0, prevent_thread_lock=True, max_upload_bytes=MAX_UPLOAD)
     yield app, url
     app.close()
 
@@ -263,6 +263,31 @@ def test_bad_k_through_the_api_is_a_message(k, served) -> None:
     assert "Traceback" not in str(caught.value)
 
 
+def test_an_unexpected_error_reaches_the_page_and_the_api_as_one_line(served, page: Page, workspace,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug (not a QAError) while answering: the running page's toast and the /ask API's error are one line that
+    names none of its details; the traceback stays in the server log."""
+    from gradio_client import Client
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"boom: {workspace.index_dir} is private")
+
+    monkeypatch.setattr(workspace, "ask", broken)
+    shown = "unexpected error (RuntimeError); the details are in the server log"
+    message = page.run(ASK, ["Which sea does the Danube end in?", [], {}, 3, "hybrid", "", "", ""])
+    [toast] = message["toasts"]
+    assert message["success"] and (toast["level"], toast["log"]) == ("warning", shown)
+    with pytest.raises(Exception) as caught:  # noqa: B017 (gradio_client's AppError)
+        Client(served[1], verbose=False, download_files=False).predict("Danube", 2, "", api_name="/ask")
+    assert str(caught.value) == shown
+    answered = httpx.post(f"{served[1]}gradio_api/call/ask", json={"data": ["Danube", 2, None]})
+    body = httpx.get(f"{served[1]}gradio_api/call/ask/{answered.json()['event_id']}", timeout=30).text
+    event, data = body.split("\n")[:2]
+    assert event == "event: error" and json.loads(data.removeprefix("data:"))["error"] == shown, body
+    for text in (json.dumps(message), body):
+        assert "Traceback" not in text and "boom" not in text and 'File "' not in text
+
+
 # --- `qa serve` as users start it --------------------------------------------------------------------------------
 
 
@@ -303,17 +328,19 @@ def other_address() -> str | None:
 
 @pytest.fixture(scope="module")
 def qa_serve(app_root: Path):
-    """`qa serve` in its own process, defaults only, with a login from the environment."""
-    port = free_port()
+    """`qa serve` in its own process, defaults only but ``--port 0``, with a login from the environment; the port
+    is read from what it prints (``--port 0`` binds any free one, so no other process can take it first)."""
     env = {**os.environ, "QA_MODEL": "hashing-64", "QA_AUTH": "ana:s3cret", "GRADIO_ANALYTICS_ENABLED": "False",
            "NO_PROXY": "127.0.0.1"}
     proc = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--index", str(app_root / "index"), "--corpus",
-                             str(app_root / "corpus"), "--port", str(port)], stdout=subprocess.PIPE,
+                             str(app_root / "corpus"), "--port", "0"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO)
     lines = Lines(proc.stdout)  # drained for the server's whole life: a full pipe would block it
     try:
         first = lines.next(120)
-        yield proc, port, first
+        port = re.match(r"qa: the chat is at http://127\.0\.0\.1:(\d+)/", first)
+        assert port, first
+        yield proc, int(port[1]), first
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -6,6 +6,7 @@ and all its HTML comes from ``qa.serve.render_html``.
 
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ CSS_PATH = Path(__file__).with_name("app.css")
 SYSTEM_FONTS = ("ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial",
                 "sans-serif")
 MONO_FONTS = ("ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Liberation Mono", "monospace")
+ANY_PORT_TRIES = 5  # port 0: how many ports the system offers before giving up (each loss is a rare race)
 
 
 def theme() -> gr.themes.Base:
@@ -29,17 +31,35 @@ def theme() -> gr.themes.Base:
                              radius_size="md", font=list(SYSTEM_FONTS), font_mono=list(MONO_FONTS))
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the system says is free on ``host`` now (it may be taken again before it is bound)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host.strip("[]"), 0))
+        return sock.getsockname()[1]
+
+
 def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None,
            share: bool = False, max_upload_bytes: int = DEFAULT_MAX_BYTES, prevent_thread_lock: bool = False,
            quiet: bool = True) -> Any:
-    """Serve the page: our theme and CSS, no public link unless asked, no file served from disk but the page's."""
+    """Serve the page: our theme and CSS, no public link unless asked, no file served from disk but the page's.
+
+    ``port=0`` serves on any free port; the URL returned names the one bound. subtle: Gradio cannot bind port 0
+    itself (it checks its own URL with the port it was given), so a free port is asked of the system and handed
+    on; when another process takes it first, the bind fails and the next free port is tried.
+    """
     app.queue(max_size=64)
-    return app.launch(
-        server_name=host, server_port=port, auth=auth, share=share, prevent_thread_lock=prevent_thread_lock,
-        quiet=quiet, show_error=False, theme=theme(), css_paths=[CSS_PATH], footer_links=["api"],
-        run_history=False, enable_monitoring=False, mcp_server=False, ssr_mode=False, pwa=False,
-        allowed_paths=[], max_file_size=max_upload_bytes, auth_message="qa: sign in to ask your documents",
-    )
+    options = dict(server_name=host, auth=auth, share=share, prevent_thread_lock=prevent_thread_lock, quiet=quiet,
+                   show_error=False, theme=theme(), css_paths=[CSS_PATH], footer_links=["api"], run_history=False,
+                   enable_monitoring=False, mcp_server=False, ssr_mode=False, pwa=False, allowed_paths=[],
+                   max_file_size=max_upload_bytes, auth_message="qa: sign in to ask your documents")
+    if port != 0:
+        return app.launch(server_port=port, **options)
+    for _ in range(ANY_PORT_TRIES - 1):
+        try:
+            return app.launch(server_port=free_port(host), **options)
+        except OSError:
+            pass  # taken between the system's offer and Gradio's bind: ask for another
+    return app.launch(server_port=free_port(host), **options)
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:

@@ -151,7 +151,8 @@ def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
                        help="corpus folder, where uploads are saved (default: corpus/ or $QA_CORPUS)")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default: 127.0.0.1, this machine only)")
-    serve.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    serve.add_argument("--port", type=int, default=7860,
+                       help="port (default: 7860; 0: any free port, named in the address printed)")
     serve.add_argument("--auth", metavar="USER:PASSWORD", help="require this login (default: $QA_AUTH, else none)")
     serve.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
     serve.add_argument("--max-upload-mb", type=float, default=50, help="largest upload accepted (default: 50)")

@@ -84,6 +84,15 @@ class Chunk:
     section: str | None = None
 
 
+def _with_file_key(data: dict[str, Any]) -> dict[str, Any]:
+    """The JSON of a passage or an answer names its document's file ``file``, not ``path``.
+
+    subtle: gradio_client takes every dict with a string ``"path"`` in an API result for a file to download, so a
+    passage keyed ``path`` made ``Client(url).predict(..., api_name="/ask")`` fail with 403 (issue 12).
+    """
+    return {("file" if key == "path" else key): value for key, value in data.items()}
+
+
 @dataclass(frozen=True)
 class Passage:
     """A ranked search hit with everything needed to show and cite it."""
@@ -106,7 +115,7 @@ class Passage:
     highlight: tuple[int, int] | None = None  # answer span, offsets relative to ``text``
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = _with_file_key(asdict(self))
         data["also_in"] = list(self.also_in)
         data["highlight"] = list(self.highlight) if self.highlight else None
         return data
@@ -126,7 +135,7 @@ class Answer:
     passage_rank: int
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return _with_file_key(asdict(self))
 
 
 @dataclass(frozen=True)

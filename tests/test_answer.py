@@ -157,8 +157,8 @@ def test_ask_fills_the_answer_and_marks_it_in_its_passage(small_corpus: Path, tm
     assert [p.highlight is not None for p in result.passages].count(True) == 1
     assert answer.text in doc and "answer" in result.timings_ms
     data = result.to_dict()["answer"]
-    assert {"text", "source", "path", "start", "end", "score", "passage_rank"} <= set(data)
-    assert data["source"] == "Apples · Orchard Weekly · 2023-05-01" and data["path"] == "apples.md"
+    assert {"text", "source", "file", "start", "end", "score", "passage_rank"} <= set(data)
+    assert data["source"] == "Apples · Orchard Weekly · 2023-05-01" and data["file"] == "apples.md"
     text = result_text(result)
     assert "Answer: Apples are harvested in autumn by hand." in text
     assert "»Apples are harvested in autumn by hand.«" in text

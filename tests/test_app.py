@@ -36,13 +36,13 @@ def test_ask_endpoint_returns_what_qa_ask_json_prints(served) -> None:
     from gradio_client import Client
 
     url, index, _ = served
-    # subtle: gradio_client 2.x takes any dict with a "path" key in a result for a file to download (it does so
-    # for the sse_v3 protocol), and every passage has a "path"; download_files=False returns the JSON as sent.
-    client = Client(url, verbose=False, download_files=False)
+    # gradio_client with its defaults, as the page's "Use via API" shows it: it downloads every dict of a result
+    # with a string "path" as a file (403), which is why passages and answers name their file "file".
+    client = Client(url, verbose=False)
     question = "Which sea does the Danube end in?"
     got = client.predict(question, 2, "", api_name="/ask")
     assert got == Assistant.load(index).ask(question, k=2).to_dict()
-    assert got["passages"][0]["path"] == "rivers.txt" and len(got["passages"]) == 2
+    assert got["passages"][0]["file"] == "rivers.txt" and len(got["passages"]) == 2
     assert [e for e in client.view_api(print_info=False, return_format="dict")["named_endpoints"]] == ["/ask"]
 
 
@@ -52,7 +52,7 @@ def test_ask_endpoint_takes_a_mode_as_the_readme_calls_it(mode: str, served) -> 
     from gradio_client import Client
 
     url, index, _ = served
-    client = Client(url, download_files=False)  # as the README writes it
+    client = Client(url)  # as the README writes it
     question = "Which sea does the Danube end in?"
     assistant = Assistant.load(index)
     got = client.predict(question, 3, mode, api_name="/ask")
@@ -66,7 +66,7 @@ def test_ask_endpoint_takes_a_mode_as_the_readme_calls_it(mode: str, served) -> 
 def test_ask_endpoint_errors_are_one_line_messages(served) -> None:
     from gradio_client import Client
 
-    client = Client(served[0], verbose=False, download_files=False)
+    client = Client(served[0], verbose=False)
     with pytest.raises(Exception, match="the question is empty: type a question") as caught:
         client.predict("   ", 3, "", api_name="/ask")
     assert "Traceback" not in str(caught.value)
@@ -162,4 +162,4 @@ def test_ask_over_plain_http(served) -> None:
     body = httpx.get(f"{url}gradio_api/call/ask/{started.json()['event_id']}", timeout=30).text
     assert body.startswith("event: complete"), body
     result = json.loads(body.split("data:", 1)[1])[0]
-    assert result["passages"][0]["path"] == "rivers.txt" and result["mode"] == "hybrid"
+    assert result["passages"][0]["file"] == "rivers.txt" and result["mode"] == "hybrid"

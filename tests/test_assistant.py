@@ -30,8 +30,9 @@ def test_result_json_contract(assistant: Assistant) -> None:
     data = assistant.ask("Which sea does the Danube end in?", k=3).to_dict()
     assert set(data) >= {"question", "answer", "passages"}
     passage = data["passages"][0]
-    assert {"rank", "score", "source", "title", "path", "start", "end", "page", "text"} <= set(passage)
-    assert passage["path"] == "rivers.txt"
+    assert {"rank", "score", "source", "title", "file", "start", "end", "page", "text"} <= set(passage)
+    assert "path" not in passage  # gradio_client would take the passage for a file to download
+    assert passage["file"] == "rivers.txt"
 
 
 def test_k_larger_than_index_returns_what_exists(assistant: Assistant) -> None:

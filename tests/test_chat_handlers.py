@@ -49,7 +49,7 @@ def test_an_answer_joins_the_conversation_and_is_kept_for_ratings(ws: Workspace)
 
 def test_the_filters_reach_the_search(ws: Workspace) -> None:
     _, results, _ = asked(ws, k=3, source="Orchard Weekly")
-    assert [p["path"] for p in results["1"]["passages"]] == ["apples.md"]
+    assert [p["file"] for p in results["1"]["passages"]] == ["apples.md"]
 
 
 def test_a_refused_question_leaves_the_conversation_as_it_was(ws: Workspace) -> None:

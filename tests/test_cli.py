@@ -27,8 +27,8 @@ def test_index_then_ask_json(small_corpus: Path, tmp_path: Path, fast_model, cap
     assert main(["ask", "Which sea does the Danube end in?", "--index", str(index), "-k", "2", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["question"] == "Which sea does the Danube end in?"
-    assert data["answer"]["text"] == "It ends in the Black Sea." and data["answer"]["path"] == "rivers.txt"
-    assert len(data["passages"]) == 2 and data["passages"][0]["path"] == "rivers.txt"
+    assert data["answer"]["text"] == "It ends in the Black Sea." and data["answer"]["file"] == "rivers.txt"
+    assert len(data["passages"]) == 2 and data["passages"][0]["file"] == "rivers.txt"
 
 
 def test_environment_sets_default_paths(small_corpus: Path, tmp_path: Path, fast_model, monkeypatch, capsys) -> None:

@@ -22,14 +22,14 @@ def test_ask_with_a_mode(index: Path, mode: str, capsys) -> None:
     capsys.readouterr()
     assert main(["ask", "Danube Black Sea", "--index", str(index), "--mode", mode, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["mode"] == mode and data["passages"][0]["path"] == "rivers.txt"
+    assert data["mode"] == mode and data["passages"][0]["file"] == "rivers.txt"
 
 
 def test_ask_with_filters(index: Path, capsys) -> None:
     capsys.readouterr()
     assert main(["ask", "Danube Black Sea", "--index", str(index), "--source", "orchard", "--from", "2023",
                  "--to", "2023-12-31", "--path", "*.md", "--json"]) == 0
-    assert [p["path"] for p in json.loads(capsys.readouterr().out)["passages"]] == ["apples.md"]
+    assert [p["file"] for p in json.loads(capsys.readouterr().out)["passages"]] == ["apples.md"]
 
 
 def test_bad_filter_is_one_line(index: Path, capsys) -> None:

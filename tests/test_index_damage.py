@@ -55,7 +55,7 @@ def repaired_by_next_build(index: Path, small_corpus: Path, capsys) -> None:
     assert main(["index", "--corpus", str(small_corpus), "--index", str(index), "-q"]) == 0
     assert "building from scratch" in capsys.readouterr().out
     assert main(["ask", "Danube Black Sea", "--index", str(index), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["passages"][0]["path"] == "rivers.txt"
+    assert json.loads(capsys.readouterr().out)["passages"][0]["file"] == "rivers.txt"
 
 
 def test_the_generation_has_the_files_this_test_expects(index: Path) -> None:

@@ -34,7 +34,7 @@ ASK = """import httpx, json, sys
 url, question = sys.argv[1:]
 event = httpx.post(f"{url}gradio_api/call/ask", json={"data": [question, 3, None]}).json()["event_id"]
 body = httpx.get(f"{url}gradio_api/call/ask/{event}", timeout=120).text
-print(json.loads(body.split("data:", 1)[1])[0]["passages"][0]["path"] if "event: complete" in body else body)
+print(json.loads(body.split("data:", 1)[1])[0]["passages"][0]["file"] if "event: complete" in body else body)
 """
 
 

@@ -72,7 +72,7 @@ def test_cli_index_and_ask_with_the_real_model(tmp_path: Path) -> None:
                            "--index", str(index), "--json"], check=True, env=env, cwd=repo, capture_output=True,
                           text=True, timeout=300)
     data = json.loads(proc.stdout)
-    assert data["passages"][0]["path"] == ISW_DOC and "Belousov" in data["passages"][0]["text"]
+    assert data["passages"][0]["file"] == ISW_DOC and "Belousov" in data["passages"][0]["text"]
 
 
 def test_cli_variant_and_device_options_with_the_real_model(tmp_path: Path) -> None:
@@ -93,4 +93,4 @@ def test_cli_variant_and_device_options_with_the_real_model(tmp_path: Path) -> N
                            "--index", str(index), "--json"], env=env, cwd=repo, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert json.loads(proc.stdout)["passages"][0]["path"] == ISW_DOC
+    assert json.loads(proc.stdout)["passages"][0]["file"] == ISW_DOC

@@ -257,7 +257,7 @@ def test_bad_questions_in_the_page_are_one_line_messages(question: str, refusal:
 def test_bad_k_through_the_api_is_a_message(k, served) -> None:
     from gradio_client import Client
 
-    client = Client(served[1], verbose=False, download_files=False)
+    client = Client(served[1], verbose=False)
     with pytest.raises(Exception, match="k=.* is out of range|whole number|must be") as caught:
         client.predict("Danube", k, "", api_name="/ask")
     assert "Traceback" not in str(caught.value)
@@ -278,7 +278,7 @@ def test_an_unexpected_error_reaches_the_page_and_the_api_as_one_line(served, pa
     [toast] = message["toasts"]
     assert message["success"] and (toast["level"], toast["log"]) == ("warning", shown)
     with pytest.raises(Exception) as caught:  # noqa: B017 (gradio_client's AppError)
-        Client(served[1], verbose=False, download_files=False).predict("Danube", 2, "", api_name="/ask")
+        Client(served[1], verbose=False).predict("Danube", 2, "", api_name="/ask")
     assert str(caught.value) == shown
     answered = httpx.post(f"{served[1]}gradio_api/call/ask", json={"data": ["Danube", 2, None]})
     body = httpx.get(f"{served[1]}gradio_api/call/ask/{answered.json()['event_id']}", timeout=30).text
@@ -371,8 +371,8 @@ def test_serve_with_a_login_refuses_the_api_without_credentials(qa_serve) -> Non
     assert httpx.post(f"{url}gradio_api/queue/join", json={"data": [], "fn_index": 0, "session_hash": "x"}
                       ).status_code == 401
     with pytest.raises(Exception):  # noqa: B017 (gradio_client raises its own or httpx's error)
-        Client(url, verbose=False, download_files=False)
-    client = Client(url, auth=("ana", "s3cret"), verbose=False, download_files=False)
+        Client(url, verbose=False)
+    client = Client(url, auth=("ana", "s3cret"), verbose=False)
     started = time.perf_counter()
     result = client.predict("Which sea does the Danube end in?", 2, "", api_name="/ask")
-    assert result["passages"][0]["path"] == "rivers.txt" and time.perf_counter() - started < 60
+    assert result["passages"][0]["file"] == "rivers.txt" and time.perf_counter() - started < 60

@@ -52,7 +52,7 @@ def feedback_record(result: dict[str, Any], liked: bool, *, rating_id: str,
         "passage_rank": passage_rank if not liked else 1,
         "shown": {
             "source": top["source"] if top else None,
-            "path": top["path"] if top else None,
+            "file": top["file"] if top else None,
             "answer": answer["text"] if answer else None,
         },
     }

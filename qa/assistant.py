@@ -1,11 +1,10 @@
 """``Assistant.load(dir).ask(question)``: the one entry point the CLI, the app and the evaluation call.
 
-Example::
+Example, over the seed corpus indexed into ``index/`` by ``qa index``::
 
-    >>> assistant = Assistant.load("index")
-    >>> result = assistant.ask("When did Russia withdraw its S-300 systems from Syria?", k=3)
-    >>> result.passages[0].publisher, result.passages[0].date
-    ('Institute for the Study of War', '2024-11-30')
+    assistant = Assistant.load("index")
+    result = assistant.ask("When did Russia withdraw its S-300 systems from Syria?", k=3)
+    result.passages[0].publisher, result.passages[0].date  # ('Institute for the Study of War', '2024-11-30')
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ line that says what to do.
 
 from __future__ import annotations
 
-import doctest
 import errno
 import os
 import random
@@ -22,7 +21,6 @@ import faiss
 import numpy as np
 import pytest
 
-import qa.index.write_errors
 from qa.assistant import Assistant
 from qa.embed.cache import EmbeddingCache
 from qa.embed.embedders import HashingEmbedder
@@ -391,10 +389,6 @@ def test_first_build_on_a_full_disk_says_no_index_was_written(small_corpus: Path
     monkeypatch.setattr("numpy.save", _raise(NO_SPACE))
     with pytest.raises(IndexWriteError, match="no space left on device.*; no index was written$"):
         build_index(small_corpus, tmp_path / "index", HashingEmbedder(64), progress=False)
-
-
-def test_disk_errors_doctest() -> None:
-    assert doctest.testmod(qa.index.write_errors).failed == 0
 
 
 def test_cache_keeps_committed_blocks_when_a_later_block_fails(tmp_path: Path) -> None:

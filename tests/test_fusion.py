@@ -131,15 +131,3 @@ def test_bad_arguments_are_refused() -> None:
         blend([(np.array([1]), np.array([1.0]))], [0.5, 0.5])
     with pytest.raises(ValueError, match="pooling"):
         pool(np.array([1]), np.array([1.0]), np.zeros(2, int), "mean")
-
-
-@pytest.mark.parametrize("module", ["qa.search.fusion", "qa.search.grouping", "qa.search.filters", "qa.index.lexical",
-                                    "qa.text", "qa.ingest.chunking", "qa.embed.embedders", "qa.index.write_errors",
-                                    "qa.index.calibration",
-                                    "qa.evaluation.metrics"])
-def test_docstring_examples_hold(module: str) -> None:
-    import doctest
-    import importlib
-
-    failures, tried = doctest.testmod(importlib.import_module(module))
-    assert tried > 0 and failures == 0

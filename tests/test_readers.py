@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
-import doctest
 import io
 import json
 import os
@@ -492,11 +491,6 @@ def test_problem_and_result_are_frozen() -> None:
     with pytest.raises(AttributeError):
         problem.reason = "other"  # type: ignore[misc]
     assert ReadResult(documents=()).problems == ()
-
-
-def test_docstring_examples() -> None:
-    for module in (qa.ingest.readers, qa.ingest.readers.base, qa.ingest.readers.md, qa.ingest.readers.text):
-        assert doctest.testmod(module).failed == 0
 
 
 # --- fuzz: nothing but UnreadableDocument ever escapes -------------------------------------------------------

@@ -21,7 +21,12 @@ probability that the sentence holds the answer; below ``MIN_SCORE`` there is no 
 
 Example::
 
-    >>> answer, marked = pick_answer("How many countries does the Danube flow through?", passages)
+    >>> from qa.records import Passage
+    >>> text = "The Danube rises in the Black Forest. The Danube flows through ten countries."
+    >>> passage = Passage(rank=1, score=1.0, source="Rivers", title="Rivers", publisher=None, date=None,
+    ...                   path="rivers.txt", doc_id="rivers.txt", chunk_id="rivers.txt::0", start=0, end=len(text),
+    ...                   page=None, section=None, text=text)
+    >>> answer, marked = pick_answer("How many countries does the Danube flow through?", [passage])
     >>> answer.text, marked[0].text[slice(*marked[0].highlight)]
     ('The Danube flows through ten countries.', 'The Danube flows through ten countries.')
 """

@@ -26,12 +26,12 @@ def test_the_automatic_cpu_variant_gives_the_reference_vectors(tmp_path: Path) -
     if variant == "torch-fp32":
         pytest.skip("openvino is not installed: the reference is the only CPU variant")
     reference = SentenceTransformerEmbedder(variant="torch-fp32", device="cpu").embed(TEXTS)
-    fast = SentenceTransformerEmbedder(variant=variant, device="cpu", cache_dir=tmp_path)
+    fast = SentenceTransformerEmbedder(variant=variant, device="cpu", model_cache=tmp_path)
     vectors = fast.embed(TEXTS, batch_size=2)
     assert vectors.shape == reference.shape and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     assert float((vectors * reference).sum(axis=1).min()) >= 0.9999
-    # exported into the cache folder given, keyed by the weights' fingerprint, not into site-packages
-    assert (tmp_path / "models" / f"{fast.fingerprint}-openvino" / "model.xml").is_file()
+    # exported into the model cache given, keyed by the weights' fingerprint, not into site-packages
+    assert (tmp_path / f"{fast.fingerprint}-openvino" / "model.xml").is_file()
     # alone or in a padded batch, the same vector
     assert float(fast.embed(TEXTS[:1])[0] @ vectors[0]) >= 0.9999

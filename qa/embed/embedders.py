@@ -21,7 +21,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from qa.checksums import sha256_file
-from qa.embed import runtimes
+from qa.embed import model_cache, runtimes
+from qa.embed.model_cache import user_model_cache
 from qa.errors import ModelError
 from qa.text import simple_token_spans
 
@@ -38,6 +39,10 @@ class Embedder(Protocol):
     def fingerprint(self) -> str: ...
 
     def token_spans(self, text: str) -> Sequence[tuple[int, int]]: ...
+
+    def prepare(self, say: Callable[[str], None] | None = None) -> None:
+        """Make the model ready to embed (a one-time conversion, if any, told to ``say``)."""
+        ...
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray: ...
 
@@ -85,7 +90,8 @@ class SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 from its installed package, run by the fastest variant the machine has (``qa.embed.runtimes``).
 
     ``variant`` and ``device`` default to ``auto``: half precision on a CUDA GPU, else OpenVINO (bf16 where the CPU
-    has it), else torch fp32. ``cache_dir`` holds the OpenVINO export of the model (default ``~/.cache/qa``).
+    has it), else torch fp32. ``model_cache`` holds the OpenVINO export of the model, shared by every index
+    (default: the per-user cache of ``qa.embed.model_cache``).
     """
 
     name = PACKAGED_MODEL
@@ -93,15 +99,16 @@ class SentenceTransformerEmbedder:
     max_tokens = 256
 
     def __init__(self, model_dir: Path | None = None, device: str | None = None, variant: str | None = None,
-                 cache_dir: Path | None = None, threads: int | None = None):
+                 model_cache: Path | None = None, threads: int | None = None):
         self.model_dir = Path(model_dir) if model_dir else packaged_model_dir()
         if not (self.model_dir / "modules.json").is_file():
             raise ModelError(f"no sentence-transformers model in {self.model_dir}: run scripts/setup.sh")
         self.requested_device = device
         self.requested_variant = variant
         self.threads = threads  # OpenVINO threads (None: every core)
-        self.cache_dir = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "qa"
+        self.model_cache = Path(model_cache) if model_cache else user_model_cache()
         self._lock = threading.Lock()
+        self._encode: Callable[[list[str], int], np.ndarray] | None = None
 
     @cached_property
     def _resolved(self) -> tuple[str, str]:
@@ -154,30 +161,38 @@ class SentenceTransformerEmbedder:
         model.max_seq_length = self.max_tokens
         return model
 
-    @cached_property
-    def _encode(self) -> Callable[[list[str], int], np.ndarray]:
+    def prepare(self, say: Callable[[str], None] | None = None) -> None:
+        """Load the model; for OpenVINO, export it first if this user's model cache has no good export of it."""
+        with self._lock:
+            if self._encode is None:
+                self._encode = self._make_encode(say)
+
+    def _make_encode(self, say: Callable[[str], None] | None) -> Callable[[list[str], int], np.ndarray]:
         if not self.variant.startswith("openvino"):
             model = self.model
             return lambda texts, batch_size: model.encode(
                 texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
                 show_progress_bar=False,
             )
-        target = self.cache_dir / "models" / f"{self.fingerprint}-openvino"
+        entry = self.model_cache / f"{self.fingerprint}-openvino"
         try:
-            xml = runtimes.export_openvino(self.model_dir, target)
-            encoder = runtimes.OpenVinoEncoder(xml, self.model_dir / "tokenizer.json", self.max_tokens,
-                                              "bf16" if self.variant == "openvino-bf16" else "f32", self.threads)
+            model_cache.prepared(entry, "openvino", runtimes.EXPORT_VERSION, self.fingerprint,
+                                 lambda folder: runtimes.export_openvino(self.model_dir, folder), say,
+                                 "preparing the model for this CPU, once (OpenVINO export, about 20 s)")
+            encoder = runtimes.OpenVinoEncoder(entry / "model.xml", self.model_dir / "tokenizer.json",
+                                              self.max_tokens, "bf16" if self.variant == "openvino-bf16" else "f32",
+                                              self.threads)
         except Exception as exc:  # a failed export or compile: one message, and the way around it
             raise ModelError(f"cannot run the model with OpenVINO ({type(exc).__name__}: {exc}): "
-                             f"delete {target} and retry, or use --variant torch-fp32") from exc
+                             f"delete {entry} and retry, or use --variant torch-fp32") from exc
         return encoder.encode
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        encode = self._encode
+        self.prepare()
         with self._lock:  # one forward pass at a time: 2 cores gain nothing from parallel calls
-            vectors = encode(list(texts), batch_size)
+            vectors = self._encode(list(texts), batch_size)  # type: ignore[misc]
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
@@ -202,6 +217,9 @@ class HashingEmbedder:
     def token_spans(self, text: str) -> Sequence[tuple[int, int]]:
         return simple_token_spans(text)
 
+    def prepare(self, say: Callable[[str], None] | None = None) -> None:
+        """Nothing to load."""
+
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
@@ -216,7 +234,7 @@ class HashingEmbedder:
 
 
 def embedder_for(name: str | None = None, device: str | None = None, variant: str | None = None,
-                 cache_dir: Path | None = None, *, built_with: str | None = None) -> Embedder:
+                 model_cache: Path | None = None, *, built_with: str | None = None) -> Embedder:
     """The one place the embedder is chosen; ``query_embedder`` is its form for searching a loaded index.
 
     For a build: the model ``name`` (what ``QA_MODEL`` names), else the one the index was ``built_with``, else the
@@ -230,11 +248,11 @@ def embedder_for(name: str | None = None, device: str | None = None, variant: st
     if name.startswith("hashing-"):
         return HashingEmbedder(int(name.split("-", 1)[1]))
     if name == PACKAGED_MODEL:
-        return SentenceTransformerEmbedder(device=device, variant=variant, cache_dir=cache_dir)
+        return SentenceTransformerEmbedder(device=device, variant=variant, model_cache=model_cache)
     raise ModelError(f"unknown embedding model {name!r}: use {PACKAGED_MODEL!r}")
 
 
-def query_embedder(model: ModelInfo, cache_dir: Path | None = None) -> Embedder:
+def query_embedder(model: ModelInfo, model_cache: Path | None = None) -> Embedder:
     """The embedder to search an index whose manifest names ``model``: the same variant where it runs.
 
     >>> query_embedder(ModelInfo("hashing-64", "hashing-v1-64", variant="hashing")).name
@@ -242,5 +260,6 @@ def query_embedder(model: ModelInfo, cache_dir: Path | None = None) -> Embedder:
     """
     if model.name == PACKAGED_MODEL:
         variant = runtimes.runnable_here(model.variant) if model.variant else None
-        return SentenceTransformerEmbedder(variant=variant, cache_dir=cache_dir, threads=runtimes.QUERY_THREADS)
-    return embedder_for(str(model.name), cache_dir=cache_dir)
+        return SentenceTransformerEmbedder(variant=variant, model_cache=model_cache,
+                                           threads=runtimes.QUERY_THREADS)
+    return embedder_for(str(model.name), model_cache=model_cache)

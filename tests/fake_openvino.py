@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.embed import int8, runtimes
+from qa.embed import choice, int8, runtimes
 from qa.embed.embedders import HashingEmbedder
 
 
@@ -43,7 +43,7 @@ class FakeCore:
 
 
 def install(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
-    """Fake OpenVINO on a CPU reporting FP32 and INT8; what was made, by kind."""
+    """Fake OpenVINO on a CPU reporting FP32 and INT8 with int8 dot products; what was made, by kind."""
     made: dict[str, list] = {"exports": [], "quantised": [], "encoders": []}
 
     def export(model_dir: Path, folder: Path) -> None:
@@ -68,4 +68,5 @@ def install(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
     monkeypatch.setattr(runtimes, "openvino_available", lambda: True)
     monkeypatch.setattr(runtimes, "cuda_available", lambda: False)
     monkeypatch.setattr(runtimes, "_core", lambda: FakeCore(["FP32", "INT8", "BIN"]))
+    monkeypatch.setattr(choice, "int8_dot_product", lambda: True)
     return made

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -35,3 +36,32 @@ def test_the_automatic_cpu_variant_gives_the_reference_vectors(tmp_path: Path) -
     assert (tmp_path / f"{fast.fingerprint}-openvino" / "model.xml").is_file()
     # alone or in a padded batch, the same vector
     assert float(fast.embed(TEXTS[:1])[0] @ vectors[0]) >= 0.9999
+
+
+def test_the_measured_choice_and_int8_with_the_real_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first auto run measures fp32 against int8 (int8 made a candidate even on a CPU without int8 dot
+    products), records the choice for this CPU, and the next run reads it; int8 passes the gate on the held-out
+    texts, and quantising again gives the same model (the calibration is deterministic)."""
+    from qa.checksums import sha256_file
+    from qa.embed import choice, int8
+
+    if not runtimes.openvino_available() or not int8.nncf_available():
+        pytest.skip("needs openvino and nncf")
+    monkeypatch.setattr(choice, "int8_dot_product", lambda: True)
+    said: list[str] = []
+    first = SentenceTransformerEmbedder(device="cpu", model_cache=tmp_path, notify=said.append)
+    assert first.variant in ("openvino-fp32", "openvino-int8")
+    record = next((tmp_path / f"{first.weights_fingerprint}-choice").iterdir())
+    measured = {m["variant"]: m for m in json.loads(record.read_text())["measured"]}
+    assert set(measured) == {"openvino-fp32", "openvino-int8"} and any("chose" in line for line in said)
+    assert measured["openvino-int8"]["min_cosine"] >= choice.GATE
+    assert first.embed(TEXTS).shape == (len(TEXTS), 384)
+    said.clear()
+    assert SentenceTransformerEmbedder(device="cpu", model_cache=tmp_path, notify=said.append).variant == first.variant
+    assert said == []
+    entry = tmp_path / f"{first.weights_fingerprint}-openvino-int8"
+    again = tmp_path / "again"
+    again.mkdir()
+    int8.quantise(tmp_path / f"{first.weights_fingerprint}-openvino" / "model.xml",
+                  first.model_dir / "tokenizer.json", first.max_tokens, again)
+    assert sha256_file(again / "model.bin") == sha256_file(entry / "model.bin")

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from qa.checksums import sha256_file
-from qa.embed import int8, model_cache, runtimes
+from qa.embed import choice, int8, model_cache, runtimes
 from qa.embed.model_cache import user_model_cache
 from qa.errors import ModelError
 from qa.text import simple_token_spans
@@ -89,10 +89,10 @@ def packaged_model_dir() -> Path:
 class SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 from its installed package, run by the fastest variant the machine has (``qa.embed.runtimes``).
 
-    ``variant`` and ``device`` default to ``auto``: half precision on a CUDA GPU, else OpenVINO (bf16 where the CPU
-    has it), else torch fp32. ``model_cache`` holds the converted models, shared by every index (default: the
-    per-user cache of ``qa.embed.model_cache``). ``notify`` hears the one-time conversions that take seconds, so a
-    terminal can show them.
+    ``variant`` and ``device`` default to ``auto``: half precision on a CUDA GPU, else the OpenVINO variant measured
+    fastest on this CPU (``qa.embed.choice``), else torch fp32. ``model_cache`` holds the converted models and that
+    measurement, shared by every index (default: the per-user cache of ``qa.embed.model_cache``). ``notify`` hears
+    the one-time steps (conversion, measurement) that take seconds, so a terminal can show them.
     """
 
     name = PACKAGED_MODEL
@@ -112,10 +112,11 @@ class SentenceTransformerEmbedder:
         self.notify = notify
         self._lock = threading.Lock()
         self._encode: Callable[[list[str], int], np.ndarray] | None = None
+        self._measured: dict[str, runtimes.OpenVinoEncoder] = {}  # compiled while choosing; the winner is kept
 
     @cached_property
     def _resolved(self) -> tuple[str, str]:
-        return runtimes.resolve(self.requested_variant, self.requested_device)
+        return runtimes.resolve(self.requested_variant, self.requested_device, self._choose)
 
     @property
     def variant(self) -> str:
@@ -184,7 +185,9 @@ class SentenceTransformerEmbedder:
                 texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
                 show_progress_bar=False,
             )
-        return self._openvino(self.variant).encode
+        encoder = self._measured.pop(self.variant, None) or self._openvino(self.variant)
+        self._measured.clear()
+        return encoder.encode
 
     def _converted(self, kind: str) -> Path:
         """The model cache's entry of ``kind`` (``openvino``, ``openvino-int8``), converted now if needed."""
@@ -216,6 +219,23 @@ class SentenceTransformerEmbedder:
             raise ModelError(f"cannot run the model with OpenVINO ({type(exc).__name__}: {exc}): delete "
                              f"{self.model_cache / self.weights_fingerprint}-* and retry, or use --variant torch-fp32"
                              ) from exc
+
+    def _choose(self) -> str:
+        """The OpenVINO variant measured fastest on this CPU that passes the quality gate (``qa.embed.choice``)."""
+        identity = choice.cpu_identity()
+        record = self.model_cache / f"{self.weights_fingerprint}-choice" / f"{choice.identity_key(identity)}.json"
+
+        capabilities = runtimes._core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        variants = choice.candidates(capabilities, int8.nncf_available() and choice.int8_dot_product())
+        if len(variants) == 1:
+            return variants[0]
+
+        def run() -> list[choice.Measurement]:
+            self._measured.update({variant: self._openvino(variant) for variant in variants})
+            return choice.measure({v: (lambda t, e=e: e.encode(t, len(t))) for v, e in self._measured.items()},
+                                  list(int8.measurement_texts()))
+
+        return choice.chosen(record, identity, run, self.notify)
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         if not texts:

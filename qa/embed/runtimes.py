@@ -10,7 +10,8 @@
                    its own fingerprint, since its vectors are close to the others' but not within rounding.
 =================  ======================================================================================
 
-``resolve("auto", "auto")`` picks CUDA when there is a GPU, else OpenVINO when it is installed, else torch.
+``resolve("auto", "auto")`` picks CUDA when there is a GPU, else OpenVINO when it is installed (the variant
+measured fastest on this CPU, ``qa.embed.choice``, when the caller gives a ``choose``), else torch.
 The float variants produce the same vectors to within rounding (openvino-bf16: cosine >= 0.99996 with the reference
 on every SciFact chunk, nDCG@10 within 0.002; the quality section of ``bench/speed.py``, guarded by a slow test);
 torch-fp16 keeps more mantissa bits than bf16 and is expected to be as close, but no GPU was at hand to measure it.
@@ -30,6 +31,7 @@ import importlib.util
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +60,12 @@ def openvino_available() -> bool:
     return importlib.util.find_spec("openvino") is not None
 
 
-def resolve(variant: str | None, device: str | None) -> tuple[str, str]:
-    """``(variant, device)`` to run with; ``auto`` (or None) for either means the fastest this machine has."""
+def resolve(variant: str | None, device: str | None, choose: Callable[[], str] | None = None) -> tuple[str, str]:
+    """``(variant, device)`` to run with; ``auto`` (or None) for either means the fastest this machine has.
+
+    On a CPU with OpenVINO, ``choose`` (when given) names the fastest variant by measuring it; without it, the
+    capability flags decide between bf16 and fp32.
+    """
     variant, device = variant or "auto", device or "auto"
     if device not in DEVICES and not device.startswith("cuda:"):
         raise SettingsError(f"unknown device {device!r}: use auto, cpu or cuda")
@@ -74,7 +80,7 @@ def resolve(variant: str | None, device: str | None) -> tuple[str, str]:
     if variant == "torch-fp16":
         raise SettingsError("torch-fp16 needs a CUDA GPU: use --device cuda on a GPU machine, or variant auto")
     if variant == "auto":
-        variant = _best_openvino() if openvino_available() else "torch-fp32"
+        variant = (choose or _best_openvino)() if openvino_available() else "torch-fp32"
     elif variant.startswith("openvino") and not openvino_available():
         raise ModelError(f"variant {variant} needs the openvino package: run scripts/setup.sh, or use torch-fp32")
     return variant, device

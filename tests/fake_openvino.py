@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.embed import choice, int8, runtimes
+from qa.embed import int8, runtimes
 from qa.embed.embedders import HashingEmbedder
 
 
 class FakeEncoder:
-    """Embeds like the hashing embedder; int8 a little off (``INT8_NOISE``) and ``SECONDS`` per call."""
+    """Embeds like the hashing embedder, ``SECONDS`` per call by precision; bf16 a little off (``BF16_NOISE``)."""
 
-    SECONDS = {"openvino": 0.02, "openvino-int8": 0.002}
-    INT8_NOISE = 0.002  # cosine about 0.999 (384 dimensions)
+    SECONDS = {"f32": 0.02, "bf16": 0.002}
+    BF16_NOISE = 0.0005  # cosine about 0.99995 (384 dimensions), as measured for bf16
 
     def __init__(self, xml: Path, tokenizer_file: Path, max_tokens: int, precision: str, threads=None):
         self.kind = xml.parent.name.split("-", 1)[1]
@@ -25,10 +25,10 @@ class FakeEncoder:
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         self.calls += 1
-        time.sleep(self.SECONDS[self.kind])
+        time.sleep(self.SECONDS[self.precision])
         vectors = HashingEmbedder(384).embed(texts)
-        if self.kind == "openvino-int8":
-            noise = np.random.default_rng(len(texts)).normal(0, self.INT8_NOISE, vectors.shape).astype(np.float32)
+        if self.precision == "bf16":
+            noise = np.random.default_rng(len(texts)).normal(0, self.BF16_NOISE, vectors.shape).astype(np.float32)
             vectors = vectors + noise
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors
@@ -43,7 +43,7 @@ class FakeCore:
 
 
 def install(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
-    """Fake OpenVINO on a CPU reporting FP32 and INT8 with int8 dot products; what was made, by kind."""
+    """Fake OpenVINO on a CPU reporting FP32 and INT8 (no BF16); what was made, by kind."""
     made: dict[str, list] = {"exports": [], "quantised": [], "encoders": []}
 
     def export(model_dir: Path, folder: Path) -> None:
@@ -68,5 +68,4 @@ def install(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
     monkeypatch.setattr(runtimes, "openvino_available", lambda: True)
     monkeypatch.setattr(runtimes, "cuda_available", lambda: False)
     monkeypatch.setattr(runtimes, "_core", lambda: FakeCore(["FP32", "INT8", "BIN"]))
-    monkeypatch.setattr(choice, "int8_dot_product", lambda: True)
     return made

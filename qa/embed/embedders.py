@@ -226,7 +226,7 @@ class SentenceTransformerEmbedder:
         record = self.model_cache / f"{self.weights_fingerprint}-choice" / f"{choice.identity_key(identity)}.json"
 
         capabilities = runtimes._core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-        variants = choice.candidates(capabilities, int8.nncf_available() and choice.int8_dot_product())
+        variants = choice.candidates(capabilities)
         if len(variants) == 1:
             return variants[0]
 

@@ -24,7 +24,7 @@ QUESTION = "0-dimensional biomaterials show inductive properties."
 def _embedder(variant: str = "auto", cache: Path | None = None):
     from qa.embed.embedders import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(device="cpu", variant=variant, cache_dir=cache)
+    return SentenceTransformerEmbedder(device="cpu", variant=variant, model_cache=cache)
 
 
 def _texts(corpus: Path, embedder) -> list[str]:

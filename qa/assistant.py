@@ -93,7 +93,7 @@ class Assistant:
              settings: Settings = DEFAULT) -> Assistant:
         index_dir = Path(index_dir)
         searcher = Searcher.load(index_dir)
-        embedder = embedder or query_embedder(searcher.data.manifest.model, index_dir / "cache")
+        embedder = embedder or query_embedder(searcher.data.manifest.model)
         cls._check_model(searcher.data, embedder)
         return cls(searcher, embedder, index_dir, settings)
 

@@ -40,7 +40,7 @@ def _private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("QA_CORPUS", "QA_INDEX", "QA_MODEL"):
+    for name in ("QA_CORPUS", "QA_INDEX", "QA_MODEL", "QA_MODEL_CACHE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")

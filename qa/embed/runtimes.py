@@ -5,38 +5,40 @@
 ``torch-fp16``     sentence-transformers on a CUDA GPU in half precision.
 ``openvino-bf16``  OpenVINO on a CPU with bfloat16 instructions (AVX512_BF16 or AMX): about 2.2x the
                    reference's throughput on this project's 2-core EPYC (docs/benchmarks.md).
-``openvino-fp32``  OpenVINO on any other x86 CPU.
+``openvino-fp32``  OpenVINO on any x86 CPU.
+``openvino-int8``  OpenVINO, weights and activations in int8, calibrated on real text (``qa.embed.int8``):
+                   its own fingerprint, since its vectors are close to the others' but not within rounding.
 =================  ======================================================================================
 
-``resolve("auto", "auto")`` picks CUDA when there is a GPU, else OpenVINO when it is installed, else torch.
-The CPU variants produce the same vectors to within rounding (openvino-bf16: cosine >= 0.99996 with the reference on
-every SciFact chunk, nDCG@10 within 0.002; the quality section of ``bench/speed.py``, guarded by a slow test);
+``resolve("auto", "auto")`` picks CUDA when there is a GPU, else OpenVINO when it is installed (the variant
+measured fastest on this CPU, ``qa.embed.choice``, when the caller gives a ``choose``), else torch.
+The float variants produce the same vectors to within rounding (openvino-bf16: cosine >= 0.99996 with the reference
+on every SciFact chunk, nDCG@10 within 0.002; the quality section of ``bench/speed.py``, guarded by a slow test);
 torch-fp16 keeps more mantissa bits than bf16 and is expected to be as close, but no GPU was at hand to measure it.
-So the variants share the model fingerprint and the embedding cache, and an index built with one is searched with
-another without harm. The manifest still records the variant that built an index, and queries use the same one
-where it can run.
+So they share the model fingerprint and the embedding cache, and an index built with one is searched with another
+without harm. int8 does not: its own fingerprint, cache key and no substitute. The manifest records the variant
+that built an index, and queries use the same one where it can run.
 
-OpenVINO reads an IR exported once from the installed weights (``export_openvino``) into the embedding cache
-folder, keyed by the weights' fingerprint; never into site-packages. OpenVINO's own usage telemetry is kept off:
-its ``openvino_telemetry`` module is blocked before import, so nothing leaves the machine.
+OpenVINO reads an IR exported once per user from the installed weights (``export_openvino``) into the per-user
+model cache (``qa.embed.model_cache``), keyed by the weights' fingerprint; never into site-packages or an index.
+OpenVINO's own usage telemetry is kept off: its ``openvino_telemetry`` module is blocked before import, so nothing
+leaves the machine.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
-import shutil
 import sys
-import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from qa.errors import REBUILD_HINT, IndexCorruptError, ModelError, SettingsError
 
-VARIANTS = ("torch-fp32", "torch-fp16", "openvino-bf16", "openvino-fp32")
+VARIANTS = ("torch-fp32", "torch-fp16", "openvino-bf16", "openvino-fp32", "openvino-int8")
 DEVICES = ("auto", "cpu", "cuda")
 EXPORT_VERSION = 1  # bump when the exported graph changes, so old exports are rebuilt
 # Questions are embedded one at a time, each a few dozen tokens: a second thread barely helps, and when the other
@@ -58,8 +60,12 @@ def openvino_available() -> bool:
     return importlib.util.find_spec("openvino") is not None
 
 
-def resolve(variant: str | None, device: str | None) -> tuple[str, str]:
-    """``(variant, device)`` to run with; ``auto`` (or None) for either means the fastest this machine has."""
+def resolve(variant: str | None, device: str | None, choose: Callable[[], str] | None = None) -> tuple[str, str]:
+    """``(variant, device)`` to run with; ``auto`` (or None) for either means the fastest this machine has.
+
+    On a CPU with OpenVINO, ``choose`` (when given) names the fastest variant by measuring it; without it, the
+    capability flags decide between bf16 and fp32.
+    """
     variant, device = variant or "auto", device or "auto"
     if device not in DEVICES and not device.startswith("cuda:"):
         raise SettingsError(f"unknown device {device!r}: use auto, cpu or cuda")
@@ -74,7 +80,7 @@ def resolve(variant: str | None, device: str | None) -> tuple[str, str]:
     if variant == "torch-fp16":
         raise SettingsError("torch-fp16 needs a CUDA GPU: use --device cuda on a GPU machine, or variant auto")
     if variant == "auto":
-        variant = _best_openvino() if openvino_available() else "torch-fp32"
+        variant = (choose or _best_openvino)() if openvino_available() else "torch-fp32"
     elif variant.startswith("openvino") and not openvino_available():
         raise ModelError(f"variant {variant} needs the openvino package: run scripts/setup.sh, or use torch-fp32")
     return variant, device
@@ -83,13 +89,16 @@ def resolve(variant: str | None, device: str | None) -> tuple[str, str]:
 def runnable_here(variant: str) -> str:
     """The variant to query an index built with ``variant``: the same where it can run, else this machine's best.
 
-    Every variant gives the same vectors to within rounding (see the module docstring), so the substitute is safe.
+    The substitutes give the same vectors to within rounding (see the module docstring); int8 has no substitute.
     """
     if variant not in VARIANTS:
         raise IndexCorruptError(f"the index was embedded with variant {variant!r}, which this qa does not know: "
                                 + REBUILD_HINT)
     if variant == "torch-fp16" and not cuda_available():
         return resolve("auto", "cpu")[0]
+    if variant == "openvino-int8" and not openvino_available():
+        raise ModelError("the index was embedded with variant openvino-int8, which needs the openvino package: "
+                         "run scripts/setup.sh, or rebuild it with `qa index --full --variant torch-fp32`")
     if variant.startswith("openvino") and not openvino_available():
         return "torch-fp32"
     if variant == "openvino-bf16" and _best_openvino() != variant:
@@ -120,11 +129,11 @@ def _core():
     return _CORE
 
 
-def export_openvino(model_dir: Path, target: Path) -> Path:
-    """Convert the transformer in ``model_dir`` to OpenVINO IR in ``target`` (once; atomic; needs torch)."""
-    stamp = target / "export.json"
-    if _exported(stamp):
-        return target / "model.xml"
+def export_openvino(model_dir: Path, folder: Path) -> None:
+    """Convert the transformer in ``model_dir`` to OpenVINO IR, ``folder/model.xml`` and ``.bin`` (needs torch).
+
+    ``qa.embed.model_cache.prepared`` calls it into a temporary folder and swaps the result in.
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     ov = _import_openvino()
     import torch
@@ -142,7 +151,6 @@ def export_openvino(model_dir: Path, target: Path) -> Path:
         def forward(self, input_ids, attention_mask):
             return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-    started = time.perf_counter()
     model = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
     model.train(False)  # inference mode (dropout off); what `.eval()` does
     example = torch.ones((2, 16), dtype=torch.long)
@@ -150,56 +158,67 @@ def export_openvino(model_dir: Path, target: Path) -> Path:
         warnings.simplefilter("ignore")  # the tracer's notes on shape-dependent branches; the graph is checked
         converted = ov.convert_model(HiddenStates(model), example_input={"input_ids": example,
                                                                           "attention_mask": example})
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{time.time_ns()}")
-    try:
-        ov.save_model(converted, str(tmp / "model.xml"), compress_to_fp16=False)
-        (tmp / "export.json").write_text(json.dumps({"version": EXPORT_VERSION, "source": str(model_dir),
-                                                     "seconds": round(time.perf_counter() - started, 1)}))
-        if not _exported(stamp):  # another process may have finished first; its export is as good as ours
-            shutil.rmtree(target, ignore_errors=True)  # a stale export of an older version
-            os.rename(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target / "model.xml"
-
-
-def _exported(stamp: Path) -> bool:
-    try:
-        return json.loads(stamp.read_text()).get("version") == EXPORT_VERSION and stamp.with_name("model.bin").is_file()
-    except (OSError, ValueError):
-        return False
+    ov.save_model(converted, str(folder / "model.xml"), compress_to_fp16=False)
 
 
 class OpenVinoEncoder:
-    """Mean-pooled, L2-normalised sentence vectors from an OpenVINO IR of the transformer."""
+    """Mean-pooled, L2-normalised sentence vectors from an OpenVINO IR of the transformer.
+
+    With ``threads`` (questions: one at a time) one stream of that many threads. Without (index batches), OpenVINO's
+    THROUGHPUT hint: one stream per core or two, each batch shared out among them and run asynchronously, so the
+    cores never wait on one another within a batch, and the next batch is tokenized while the streams run. On this
+    project's 2-core EPYC, 2 streams of 1 thread embedded SciFact chunks at 7.5 and 7.9 texts/s against 6.0 and 5.7
+    for one stream of 2 threads (best of 2 alternating rounds, load average 8.5; bench/encoder_options.py).
+    """
 
     def __init__(self, xml: Path, tokenizer_file: Path, max_tokens: int, precision: str, threads: int | None = None):
         from tokenizers import Tokenizer
 
         core = _core()
-        config: dict[str, object] = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"}
+        config: dict[str, object] = {"INFERENCE_PRECISION_HINT": precision,
+                                     "PERFORMANCE_HINT": "LATENCY" if threads else "THROUGHPUT"}
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
         self.compiled = core.compile_model(core.read_model(str(xml)), "CPU", config)
+        self.streams = 1 if threads else max(1, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
         self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
         self.tokenizer.enable_truncation(max_tokens)
         self.tokenizer.enable_padding()
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         """One call at a time (the embedder holds a lock); ``texts`` must not be empty."""
+        ov = _import_openvino()
         # Batches of similar length: the least padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        request = self.compiled.create_infer_request()
-        parts = []
-        for start in range(0, len(order), batch_size):
-            encoded = self.tokenizer.encode_batch([texts[i] for i in order[start:start + batch_size]])
+        step = max(1, -(-batch_size // self.streams))  # a batch of batch_size, shared out among the streams
+        batches = [order[start:start + step] for start in range(0, len(order), step)]
+        parts: list[np.ndarray | None] = [None] * len(batches)
+
+        def done(request, userdata: tuple[int, np.ndarray]) -> None:
+            at, mask = userdata
+            parts[at] = _mean_pool(np.asarray(request.get_output_tensor(0).data, dtype=np.float32), mask)
+
+        # subtle: one stream runs synchronously; an AsyncInferQueue of one LATENCY request aborted the process at exit
+        queue = ov.AsyncInferQueue(self.compiled, self.streams) if self.streams > 1 else None
+        request = None if queue else self.compiled.create_infer_request()
+        if queue:
+            queue.set_callback(done)
+        for at, rows in enumerate(batches):
+            encoded = self.tokenizer.encode_batch([texts[i] for i in rows])
             ids = np.array([e.ids for e in encoded], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
-            hidden = request.infer({"input_ids": ids, "attention_mask": mask})[0]
-            parts.append(_mean_pool(np.asarray(hidden, dtype=np.float32), mask))
-        out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
-        out[order] = np.concatenate(parts)
+            inputs = {"input_ids": ids, "attention_mask": mask}
+            if queue:
+                queue.start_async(inputs, (at, mask))  # waits for a free stream
+            else:
+                request.infer(inputs)
+                done(request, (at, mask))
+        if queue:
+            queue.wait_all()
+        if any(part is None for part in parts):
+            raise RuntimeError("an OpenVINO inference request failed")
+        out = np.empty((len(texts), self.compiled.outputs[0].get_partial_shape()[2].get_length()), dtype=np.float32)
+        out[order] = np.concatenate(parts)  # type: ignore[arg-type]
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms == 0, 1, norms)
 

@@ -303,6 +303,8 @@ def _embed_pending(pending: dict[bytes, str], cache: EmbeddingCache, embedder: E
     missing.sort(key=lambda k: len(pending[k]))
     from tqdm import tqdm
 
+    if missing:  # a one-time model conversion is its own step on the terminal, not time counted per chunk
+        embedder.prepare()
     with tqdm(total=len(missing), desc="embedding", unit="chunk", disable=not progress or not missing) as bar:
         for i in range(0, len(missing), EMBED_BLOCK):
             block = missing[i:i + EMBED_BLOCK]

@@ -29,9 +29,16 @@ def _index_default() -> Path:
 def _embedder(args: argparse.Namespace):
     from qa.embed.embedders import embedder_for
 
-    index = getattr(args, "index", None)
     return embedder_for(os.environ.get("QA_MODEL"), device=getattr(args, "device", None),
-                        variant=getattr(args, "variant", None), cache_dir=index / "cache" if index else None)
+                        variant=getattr(args, "variant", None), notify=None if getattr(args, "quiet", False) else _step)
+
+
+def _step(line: str) -> None:
+    """A one-time step (preparing the model) on the terminal, beside the progress bars; stderr, as stdout may
+    carry ``--json``."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -101,8 +108,9 @@ def _add_index_arguments(index: argparse.ArgumentParser) -> None:
     index.add_argument("--device", default="auto",
                        help="embedding device: auto (a CUDA GPU if there is one, else the CPU), cpu or cuda")
     index.add_argument("--variant", default="auto",
-                       help="how the model runs: auto, torch-fp32, torch-fp16 (GPU), openvino-bf16 or openvino-fp32 "
-                            "(default auto: the fastest this machine has; all give the same vectors)")
+                       help="how the model runs: auto, torch-fp32, torch-fp16 (GPU), openvino-bf16, openvino-fp32 "
+                            "or openvino-int8 (default auto: the fastest on this machine, measured once; the float "
+                            "variants give the same vectors, int8 close ones under its own fingerprint)")
     index.add_argument("--index-kind", choices=("auto", "flat", "hnsw", "ivf"),
                        help="vector index: exact (flat) or approximate (hnsw, ivf); auto is exact below 200,000 "
                             "chunks (default: what the last build used, else auto)")

@@ -53,7 +53,7 @@ class Workspace:
         if self._builder is None:
             assistant = self.assistant
             built_with = assistant.data.manifest.model.name if assistant else None
-            self._builder = embedder_for(self._model, cache_dir=self.index_dir / "cache", built_with=built_with)
+            self._builder = embedder_for(self._model, built_with=built_with)
         return self._builder
 
     def warm_up(self) -> None:

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench import scifact  # noqa: E402
-from bench.measure import load_average  # noqa: E402
+from bench.common import load_average  # noqa: E402
 
 
 def chunk_texts(index) -> list[str]:

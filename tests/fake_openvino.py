@@ -67,5 +67,5 @@ def install(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
     monkeypatch.setattr(runtimes, "OpenVinoEncoder", encoder)
     monkeypatch.setattr(runtimes, "openvino_available", lambda: True)
     monkeypatch.setattr(runtimes, "cuda_available", lambda: False)
-    monkeypatch.setattr(runtimes, "_core", lambda: FakeCore(["FP32", "INT8", "BIN"]))
+    monkeypatch.setattr(runtimes, "openvino_core", lambda: FakeCore(["FP32", "INT8", "BIN"]))
     return made

@@ -114,3 +114,11 @@ def test_importing_the_sections_imports_no_qa_module() -> None:
             "print(sorted(m for m in sys.modules if m == 'qa' or m.startswith('qa.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("path", [p for p in BENCH if p.name != "__init__.py"], ids=lambda p: p.name)
+def test_every_bench_script_imports(path: Path) -> None:
+    """A script whose imports broke (a helper moved between bench modules) fails here, not in the next long run."""
+    import importlib
+
+    importlib.import_module(f"bench.{path.stem}")

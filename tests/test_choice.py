@@ -99,7 +99,7 @@ def test_cpu_identity_reads_model_flags_and_cores() -> None:
 def fake_openvino(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
     """A CPU whose OpenVINO reports BF16: two candidates, bf16 ten times faster than fp32."""
     made = fake_openvino_module.install(monkeypatch)
-    monkeypatch.setattr(runtimes, "_core", lambda: FakeCore(["FP32", "BF16", "INT8"]))
+    monkeypatch.setattr(runtimes, "openvino_core", lambda: FakeCore(["FP32", "BF16", "INT8"]))
     return made
 
 
@@ -136,7 +136,7 @@ def test_a_variant_that_fails_the_gate_is_not_chosen_however_fast(fake_openvino,
 
 def test_without_bf16_nothing_is_measured(fake_openvino, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An AVX2-only CPU (OpenVINO reports FP32, INT8, BIN): fp32 is the only candidate, nothing is measured."""
-    monkeypatch.setattr(runtimes, "_core", lambda: FakeCore(["FP32", "INT8", "BIN"]))
+    monkeypatch.setattr(runtimes, "openvino_core", lambda: FakeCore(["FP32", "INT8", "BIN"]))
     embedder = SentenceTransformerEmbedder(device="cpu", model_cache=tmp_path)
     assert embedder.variant == "openvino-fp32"
     assert fake_openvino["quantised"] == [] and fake_openvino["encoders"] == []

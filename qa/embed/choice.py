@@ -72,9 +72,9 @@ def cpu_identity(cpuinfo: str | None = None, cores: int | None = None, openvino:
     """
     fields = _cpu_fields(cpuinfo)
     if openvino is None:
-        from qa.embed.runtimes import _import_openvino
+        from qa.embed.runtimes import import_openvino
 
-        openvino = _import_openvino().get_version()
+        openvino = import_openvino().get_version()
     return {"model": fields.get("model name") or fields.get("CPU part") or "unknown",
             "flags": hashlib.sha256(" ".join(sorted(_flags(fields))).encode()).hexdigest()[:12],
             "cores": str(cores if cores is not None else os.cpu_count()), "openvino": openvino}

@@ -225,7 +225,7 @@ class SentenceTransformerEmbedder:
         identity = choice.cpu_identity()
         record = self.model_cache / f"{self.weights_fingerprint}-choice" / f"{choice.identity_key(identity)}.json"
 
-        capabilities = runtimes._core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        capabilities = runtimes.openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
         variants = choice.candidates(capabilities)
         if len(variants) == 1:
             return variants[0]

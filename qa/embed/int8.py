@@ -85,9 +85,9 @@ def quantise(fp32_xml: Path, tokenizer_file: Path, max_tokens: int, folder: Path
     import nncf
     from tokenizers import Tokenizer
 
-    from qa.embed.runtimes import _core, _import_openvino
+    from qa.embed.runtimes import import_openvino, openvino_core
 
-    ov = _import_openvino()
+    ov = import_openvino()
     tokenizer = Tokenizer.from_file(str(tokenizer_file))
     tokenizer.enable_truncation(max_tokens)
 
@@ -97,7 +97,7 @@ def quantise(fp32_xml: Path, tokenizer_file: Path, max_tokens: int, folder: Path
                 "attention_mask": np.array([encoded.attention_mask], dtype=np.int64)}
 
     texts = calibration_texts()
-    quantised = nncf.quantize(_core().read_model(str(fp32_xml)), nncf.Dataset(list(texts), inputs),
+    quantised = nncf.quantize(openvino_core().read_model(str(fp32_xml)), nncf.Dataset(list(texts), inputs),
                               model_type=nncf.ModelType.TRANSFORMER, preset=nncf.QuantizationPreset.MIXED,
                               subset_size=len(texts))
     ov.save_model(quantised, str(folder / "model.xml"), compress_to_fp16=False)

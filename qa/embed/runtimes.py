@@ -107,10 +107,12 @@ def runnable_here(variant: str) -> str:
 
 
 def _best_openvino() -> str:
-    return "openvino-bf16" if "BF16" in _core().get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "openvino-fp32"
+    capabilities = openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return "openvino-bf16" if "BF16" in capabilities else "openvino-fp32"
 
 
-def _import_openvino():
+def import_openvino():
+    """The ``openvino`` module, imported with its telemetry off."""
     # subtle: `import openvino` sends a usage event to Google Analytics unless the user opted out; a None entry
     # makes `import openvino_telemetry` fail, and OpenVINO then uses its built-in no-op stub.
     sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
@@ -122,10 +124,11 @@ def _import_openvino():
 _CORE = None
 
 
-def _core():
+def openvino_core():
+    """The one OpenVINO ``Core`` of this process (it holds the compiled-model cache and the CPU plugin)."""
     global _CORE
     if _CORE is None:
-        _CORE = _import_openvino().Core()
+        _CORE = import_openvino().Core()
     return _CORE
 
 
@@ -135,7 +138,7 @@ def export_openvino(model_dir: Path, folder: Path) -> None:
     ``qa.embed.model_cache.prepared`` calls it into a temporary folder and swaps the result in.
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    ov = _import_openvino()
+    ov = import_openvino()
     import torch
     import transformers
     from transformers import AutoModel
@@ -174,7 +177,7 @@ class OpenVinoEncoder:
     def __init__(self, xml: Path, tokenizer_file: Path, max_tokens: int, precision: str, threads: int | None = None):
         from tokenizers import Tokenizer
 
-        core = _core()
+        core = openvino_core()
         config: dict[str, object] = {"INFERENCE_PRECISION_HINT": precision,
                                      "PERFORMANCE_HINT": "LATENCY" if threads else "THROUGHPUT"}
         if threads:
@@ -187,7 +190,7 @@ class OpenVinoEncoder:
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         """One call at a time (the embedder holds a lock); ``texts`` must not be empty."""
-        ov = _import_openvino()
+        ov = import_openvino()
         # Batches of similar length: the least padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         step = max(1, -(-batch_size // self.streams))  # a batch of batch_size, shared out among the streams

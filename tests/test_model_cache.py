@@ -28,8 +28,10 @@ class FakeEncoder:
 
 
 @pytest.fixture
-def exports(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Every export made, by folder; the fake writes a small IR pair."""
+def exports(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Path]:
+    """Every export made, by folder; the fake writes a small IR pair. The user's model cache starts empty: the
+    session's private home may already hold a real export from an earlier test, which would leave nothing to count."""
+    monkeypatch.setenv("QA_MODEL_CACHE", str(tmp_path / "user-model-cache"))
     made: list[Path] = []
 
     def fake_export(model_dir: Path, folder: Path) -> None:
@@ -62,7 +64,7 @@ def test_two_index_folders_share_one_export(exports, small_corpus: Path, tmp_pat
     out, err = capsys.readouterr()
     assert "preparing the model" not in err
     assert first["chunks_embedded"] == json.loads(out)["chunks_embedded"] > 0
-    # in the per-user cache (this run's private home), not in either index folder
+    # in the per-user model cache, not in either index folder
     entry = model_cache.user_model_cache() / f"{_embedder().fingerprint}-openvino"
     assert (entry / "model.xml").is_file() and (entry / model_cache.STAMP).is_file()
     assert not list((tmp_path / "a").rglob("model.xml")) and not list((tmp_path / "b").rglob("model.xml"))

@@ -119,8 +119,7 @@ def synthetic_index(source: Path, target: Path, chunks: int, kind: str = "auto")
     spec = vector_index.choose_spec(len(vectors), kind)
     faiss_index = vector_index.build(vectors, spec)
     ann_s = time.perf_counter() - started
-    texts = [lexical.lexical_text(data.documents[d], s, e) for d, s, e in zip(data.chunks.doc, data.chunks.start,
-                                                                               data.chunks.end, strict=True)]
+    texts = lexical.lexical_texts(data.documents, data.chunks)
     search_files = (lexical.repeated_index_files(texts, len(table), DEFAULT.lexical)
                     | calibration.index_files(vectors))
     bm25_s = time.perf_counter() - started - ann_s

@@ -86,8 +86,7 @@ def score(searcher: Searcher, dataset: Dataset, vectors: dict, settings: Retriev
 
 def with_bm25(searcher: Searcher, params: LexicalSettings) -> Searcher:
     data = searcher.data
-    texts = [lexical.lexical_text(data.documents[d], s, e)
-             for d, s, e in zip(data.chunks.doc, data.chunks.start, data.chunks.end, strict=True)]
+    texts = lexical.lexical_texts(data.documents, data.chunks)
     return Searcher(data, lexical.LexicalIndex.from_files(lexical.index_files(texts, params)), searcher.dense_stats)
 
 

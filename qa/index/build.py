@@ -247,10 +247,8 @@ def _write(index_dir: Path, manifest: Manifest, documents: list[Document], chunk
            vectors: np.ndarray, faiss_index: Any, settings: Settings) -> Path:
     """Write the generation: vectors, their FAISS index, chunks, documents, BM25 and the calibration."""
     # BM25 and the score calibration are rebuilt with every generation (about a second for SciFact): always in step.
-    search_files = lexical.index_files(
-        [lexical.lexical_text(documents[d], s, e) for d, s, e in zip(chunks.doc, chunks.start, chunks.end,
-                                                                     strict=True)],
-        settings.lexical) | calibration.index_files(vectors)
+    search_files = (lexical.index_files(lexical.lexical_texts(documents, chunks), settings.lexical)
+                    | calibration.index_files(vectors))
     return store.write_generation(index_dir, manifest=manifest, documents=documents, chunks=chunks,
                                   vectors=vectors, faiss_index=faiss_index, extra_files=search_files)
 

@@ -25,7 +25,7 @@ import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,9 +34,13 @@ from qa.records import Document
 from qa.settings import LexicalSettings
 from qa.text import stemmer
 
+if TYPE_CHECKING:
+    from qa.index.store import ChunkTable
+
 LEXICAL_FORMAT = 1
 FOLDER = "lexical"
 HEADER = "qa-lexical.json"
+
 
 def analyze(texts: Sequence[str]) -> list[list[str]]:
     """Texts -> lower-cased, stop-word-free, stemmed terms (the one analyzer for chunks and questions)."""
@@ -50,6 +54,11 @@ def lexical_text(doc: Document, start: int, end: int) -> str:
     text = doc.text[start:end]
     title = doc.title.strip()
     return text if not title or text.startswith(title) else f"{title}\n{text}"
+
+
+def lexical_texts(documents: Sequence[Document], chunks: ChunkTable) -> list[str]:
+    """``lexical_text`` of every chunk row, in row order: what BM25 indexes for a generation."""
+    return [lexical_text(documents[d], s, e) for d, s, e in zip(chunks.doc, chunks.start, chunks.end, strict=True)]
 
 
 def index_files(texts: Sequence[str], settings: LexicalSettings) -> dict[str, bytes]:

@@ -222,13 +222,12 @@ class SentenceTransformerEmbedder:
 
     def _choose(self) -> str:
         """The OpenVINO variant measured fastest on this CPU that passes the quality gate (``qa.embed.choice``)."""
-        identity = choice.cpu_identity()
-        record = self.model_cache / f"{self.weights_fingerprint}-choice" / f"{choice.identity_key(identity)}.json"
-
         capabilities = runtimes.openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
         variants = choice.candidates(capabilities)
         if len(variants) == 1:
             return variants[0]
+        identity = choice.cpu_identity()
+        record = self.model_cache / f"{self.weights_fingerprint}-choice" / f"{choice.identity_key(identity)}.json"
 
         def run() -> list[choice.Measurement]:
             self._measured.update({variant: self._openvino(variant) for variant in variants})

@@ -106,3 +106,69 @@ def squad_half_queries(qrels: dict[str, dict[str, int]], half: str) -> set[str]:
     if half not in (EVEN, ODD):
         raise ValueError(f"half {half!r} is unknown: use {EVEN!r} or {ODD!r}")
     return {q for q, rels in qrels.items() if squad_half(next(iter(rels))) == half}
+
+
+def make_scan(pages: Sequence[str], dpi: int = 150, noise: float = 0.01, skew_degrees: float = 0.4,
+              seed: int = 0) -> bytes:
+    """An image-only PDF, as a scanner makes one: each text typeset on a Letter page, skewed, speckled, at ``dpi``.
+
+    Pillow draws the text (its bundled scalable font, 11 pt) and writes the PDF; no text layer is left in it.
+    """
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    images = [_speckle(_typeset(text, dpi).rotate(skew_degrees, resample=Image.Resampling.BICUBIC, fillcolor=255),
+                       noise, rng) for text in pages]
+    out = io.BytesIO()
+    images[0].save(out, "PDF", resolution=dpi, save_all=True, append_images=images[1:])
+    return out.getvalue()
+
+
+def _typeset(text: str, dpi: int) -> object:
+    """One Letter page, black text on white, wrapped at the margins (1 inch), lines 1.4 times the font size."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    width, height, margin = int(8.5 * dpi), int(11 * dpi), dpi
+    font = ImageFont.load_default(size=11 * dpi / 72)
+    image = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(image)
+    y = margin
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split():
+            if line and draw.textlength(f"{line} {word}", font=font) > width - 2 * margin:
+                draw.text((margin, y), line, font=font, fill=0)
+                y, line = y + int(1.4 * 11 * dpi / 72), word
+            else:
+                line = f"{line} {word}".strip()
+        draw.text((margin, y), line, font=font, fill=0)
+        y += int(1.4 * 11 * dpi / 72) * 2
+    return image
+
+
+def _speckle(image: object, noise: float, rng: np.random.Generator) -> object:
+    """Flip a share ``noise`` of the pixels to random greys: dust and sensor noise."""
+    from PIL import Image
+
+    pixels = np.array(image)
+    mask = rng.random(pixels.shape) < noise
+    pixels[mask] = rng.integers(0, 256, int(mask.sum()), dtype=np.uint8)
+    return Image.fromarray(pixels)
+
+
+def char_accuracy(expected: str, recognised: str) -> float:
+    """1 - (Levenshtein distance / characters expected), whitespace runs counted as one space: OCR's usual measure.
+
+    >>> char_accuracy("The cat sat.", "The  cat sot.")
+    0.9167
+    """
+    a, b = " ".join(expected.split()), " ".join(recognised.split())
+    previous = list(range(len(b) + 1))
+    for i, char in enumerate(a, 1):
+        current = [i]
+        for j, other in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other)))
+        previous = current
+    return round(max(0.0, 1 - previous[-1] / max(len(a), 1)), 4)

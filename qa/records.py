@@ -24,6 +24,11 @@ class Document:
     ``doc_id`` is unique in the corpus: the path relative to the corpus root (posix), and for a ``.jsonl``
     collection ``"path#_id"``. ``pages[i]`` is the character offset where page ``i + 1`` starts (PDF only);
     ``sections`` holds ``(offset, heading)`` pairs in document order.
+
+    ``notes`` says how the reader got the text when that is worth recording (``"OCR (Tesseract, eng) of pages 1-2,
+    confidence 93"``): one line each, what a per-file ledger shows. ``boxes`` holds, for text recognised from an
+    image, one ``(start, end, page, x0, top, x1, bottom)`` per word: ``text[start:end]`` is the word and the box is
+    in PDF points from the top-left corner of its 1-based ``page``, so a viewer can draw it on the page.
     """
 
     doc_id: str
@@ -36,6 +41,8 @@ class Document:
     external_id: str | None = None
     pages: tuple[int, ...] = ()
     sections: tuple[tuple[int, str], ...] = ()
+    notes: tuple[str, ...] = ()
+    boxes: tuple[tuple[int, int, int, float, float, float, float], ...] = ()
 
     @property
     def source(self) -> str:
@@ -60,13 +67,20 @@ class Document:
         return heading
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Empty ``notes`` and ``boxes`` are left out: a document read before they existed keeps its fingerprint."""
+        data = asdict(self)
+        for key in ("notes", "boxes"):
+            if not data[key]:
+                del data[key]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Document:
         data = dict(data)
         data["pages"] = tuple(data.get("pages", ()))
         data["sections"] = tuple((int(o), str(h)) for o, h in data.get("sections", ()))
+        data["notes"] = tuple(str(note) for note in data.get("notes", ()))
+        data["boxes"] = tuple((int(s), int(e), int(p), *map(float, box)) for s, e, p, *box in data.get("boxes", ()))
         return cls(**data)
 
 

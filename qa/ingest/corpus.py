@@ -80,6 +80,7 @@ def read_corpus(corpus: Path, previous: Previous | None = None, settings: Settin
 def _read_files(corpus: Path, previous: Previous, settings: Settings
                 ) -> tuple[list[Document], list[readers.Problem], dict[str, str]]:
     files, problems = readers.list_corpus_files(corpus)
+    options = readers.ReadOptions(ocr_languages=settings.ocr_languages)
     documents: list[Document] = []
     file_sha: dict[str, str] = {}
     for path, rel in files:
@@ -98,7 +99,7 @@ def _read_files(corpus: Path, previous: Previous, settings: Settings
             file_sha[rel] = sha
             continue
         try:
-            result = readers.read_document(path, rel, data)
+            result = readers.read_document(path, rel, data, options)
         except UnreadableDocument as exc:
             problems.append(readers.Problem(rel, str(exc)))
             continue

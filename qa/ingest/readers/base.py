@@ -32,6 +32,15 @@ class ReadResult:
     problems: tuple[Problem, ...] = ()
 
 
+@dataclass(frozen=True)
+class ReadOptions:
+    """What a reader may need beyond the file's bytes: Tesseract's languages for scanned pages (``eng+deu``)."""
+
+    ocr_languages: str = "eng"
+
+
+READ_DEFAULTS = ReadOptions()
+
 # The line boundaries of ``str.splitlines``.
 _LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 

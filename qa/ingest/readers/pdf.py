@@ -1,7 +1,10 @@
-"""PDF: the text layer page by page, with the offset where each page starts, via pypdf.
+"""PDF: the text layer page by page, with the offset where each page starts, via pypdf; scanned pages by OCR.
 
 pypdf is pure Python (nothing to compile), actively maintained, and reads encrypted files; its text extraction
-is good enough for retrieval. A PDF without a text layer (a scan) is refused with the fix: OCR it first.
+is good enough for retrieval. Pages without a text layer (scans) are recognised by Tesseract (``ocr``): the
+document's ``notes`` say which pages and with what confidence, its ``boxes`` hold each recognised word's box, and a
+page recognised with low confidence is reported and left out. Without Tesseract the scanned pages are reported
+with the command that installs it, and the rest of the PDF is read.
 """
 
 from __future__ import annotations
@@ -11,10 +14,21 @@ import io
 from pathlib import Path
 
 import pypdf
+import pypdfium2
 from pypdf.errors import DependencyError, PyPdfError
 
 from qa.errors import UnreadableDocument
-from qa.ingest.readers.base import Problem, ReadResult, clean_title, first_line, iso_date, quiet
+from qa.ingest.readers import ocr
+from qa.ingest.readers.base import (
+    READ_DEFAULTS,
+    Problem,
+    ReadOptions,
+    ReadResult,
+    clean_title,
+    first_line,
+    iso_date,
+    quiet,
+)
 from qa.records import Document
 
 _PAGE_BREAK = "\n\n"
@@ -32,24 +46,28 @@ _PARSE_ERRORS = (
 )
 
 
-def read_pdf(path: Path, rel: str, data: bytes) -> ReadResult:
+def read_pdf(path: Path, rel: str, data: bytes, options: ReadOptions = READ_DEFAULTS) -> ReadResult:
     with quiet("pypdf"):
         reader = _open(data)
         texts, problems = _page_texts(reader, rel)
         title = clean_title(_info(reader, "title"))
         author = clean_title(_info(reader, "author"))
         created = _info(reader, "creation_date")
+    scanned = [number for number, page_text in enumerate(texts, 1) if not page_text.strip()]
+    recognised, notes, ocr_problems = _recognise(data, scanned, len(texts), options, rel) if scanned else ({}, (), [])
+    for number, page in recognised.items():
+        texts[number - 1] = page.text
     pages = []
     offset = 0
-    for text in texts:
+    for page_text in texts:
         pages.append(offset)
-        offset += len(text) + len(_PAGE_BREAK)
+        offset += len(page_text) + len(_PAGE_BREAK)
     text = _PAGE_BREAK.join(texts)
     if not text.strip():
-        raise UnreadableDocument(
-            f"PDF has no text layer ({len(texts)} page(s) of images, probably scanned): "
-            "run OCR on it first (e.g. ocrmypdf) and add the OCR'd copy"
-        )
+        reason = ocr_problems[0].reason if ocr_problems else "every page is empty"
+        raise UnreadableDocument(f"PDF has no text layer ({len(texts)} page(s) of images, probably scanned): {reason}")
+    boxes = tuple((pages[number - 1] + start, pages[number - 1] + end, number, *box)
+                  for number, page in recognised.items() for start, end, *box in page.words)
     document = Document(
         doc_id=rel,
         path=rel,
@@ -58,8 +76,54 @@ def read_pdf(path: Path, rel: str, data: bytes) -> ReadResult:
         publisher=author,
         date=iso_date(created) if isinstance(created, dt.date) else None,
         pages=tuple(pages),
+        notes=notes,
+        boxes=boxes,
     )
-    return ReadResult((document,), tuple(problems))
+    return ReadResult((document,), tuple(problems + ocr_problems))
+
+
+def _recognise(data: bytes, scanned: list[int], page_count: int, options: ReadOptions, rel: str
+               ) -> tuple[dict[int, ocr.OcrPage], tuple[str, ...], list[Problem]]:
+    """OCR the scanned pages: the pages kept, the note saying how, and a problem for each page left out."""
+    which = f"page(s) {page_ranges(scanned)} of {page_count} have no text layer (scanned)"
+    if reason := ocr.missing_reason(options.ocr_languages):
+        return {}, (), [Problem(rel, f"{which} and are left out: {reason}")]
+    try:
+        with quiet("pypdfium2"):
+            pdf = pypdfium2.PdfDocument(data)
+            try:
+                pages = ocr.recognise_pages(pdf, scanned, options.ocr_languages)
+            finally:
+                pdf.close()
+    except (pypdfium2.PdfiumError, RuntimeError, OSError) as exc:  # RuntimeError: Tesseract's timeout or crash
+        return {}, (), [Problem(rel, f"{which}, and OCR failed ({exc}): re-scan or re-export it")]
+    kept = {page.number: page for page in pages if page.confidence >= ocr.LOW_CONFIDENCE and page.text}
+    problems = [
+        Problem(rel, f"page {page.number}: OCR confidence {page.confidence:.0f} is under {ocr.LOW_CONFIDENCE}, so its "
+                     "text is left out (a poor scan, or no text): re-scan it at 300 dpi")
+        for page in pages if page.number not in kept and page.text]
+    if not kept:
+        return {}, (), problems
+    confidence = sum(page.confidence * len(page.text) for page in kept.values()) / sum(
+        len(page.text) for page in kept.values())
+    note = (f"OCR (Tesseract {ocr.tesseract_version()}, {options.ocr_languages}) of page(s) {page_ranges(list(kept))} "
+            f"of {page_count}, confidence {confidence:.0f}")
+    return kept, (note,), problems
+
+
+def page_ranges(numbers: list[int]) -> str:
+    """``[1, 2, 3, 5]`` -> ``"1-3, 5"``.
+
+    >>> page_ranges([1, 2, 3, 5, 7, 8])
+    '1-3, 5, 7-8'
+    """
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    return ", ".join(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs)
 
 
 def _open(data: bytes) -> pypdf.PdfReader:

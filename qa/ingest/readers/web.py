@@ -16,7 +16,7 @@ import lxml.html
 import trafilatura
 
 from qa.errors import UnreadableDocument
-from qa.ingest.readers.base import ReadResult, clean_title, first_line, quiet, require_text
+from qa.ingest.readers.base import READ_DEFAULTS, ReadOptions, ReadResult, clean_title, first_line, quiet, require_text
 from qa.ingest.readers.text import decode_text
 from qa.records import Document
 
@@ -46,7 +46,7 @@ _PRUNE = ["//nav", "//script", "//style", "//noscript", "//template"] + [
 _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
-def read_html(path: Path, rel: str, data: bytes) -> ReadResult:
+def read_html(path: Path, rel: str, data: bytes, options: ReadOptions = READ_DEFAULTS) -> ReadResult:
     page = _parse(require_text(decode_text(data), "empty or whitespace only"))
     with quiet("trafilatura", "htmldate", "courlan"):
         extracted = trafilatura.bare_extraction(

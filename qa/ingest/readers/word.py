@@ -18,7 +18,16 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from qa.errors import UnreadableDocument
-from qa.ingest.readers.base import Problem, ReadResult, clean_title, first_line, iso_date, require_text
+from qa.ingest.readers.base import (
+    READ_DEFAULTS,
+    Problem,
+    ReadOptions,
+    ReadResult,
+    clean_title,
+    first_line,
+    iso_date,
+    require_text,
+)
 from qa.records import Document
 
 _BLOCK_BREAK = "\n\n"
@@ -37,7 +46,7 @@ _XML_ERRORS = (
 )
 
 
-def read_docx(path: Path, rel: str, data: bytes) -> ReadResult:
+def read_docx(path: Path, rel: str, data: bytes, options: ReadOptions = READ_DEFAULTS) -> ReadResult:
     try:
         word = docx.Document(io.BytesIO(data))
         blocks, problems = _blocks(word, rel)

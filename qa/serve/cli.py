@@ -7,6 +7,7 @@ Paths default to ``corpus/`` and ``index/`` in the current folder; ``QA_CORPUS``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -45,8 +46,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     from qa.index.build import build_index
     from qa.serve.render_text import report_text
 
-    report = build_index(args.corpus, args.index, _embedder(args), full=args.full, progress=not args.quiet,
-                         index_kind=args.index_kind)
+    settings = dataclasses.replace(DEFAULT, ocr_languages=args.ocr_languages)
+    report = build_index(args.corpus, args.index, _embedder(args), settings=settings, full=args.full,
+                         progress=not args.quiet, index_kind=args.index_kind)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -114,6 +116,9 @@ def _add_index_arguments(index: argparse.ArgumentParser) -> None:
     index.add_argument("--index-kind", choices=("auto", "flat", "hnsw", "ivf"),
                        help="vector index: exact (flat) or approximate (hnsw, ivf); auto is exact below 200,000 "
                             "chunks (default: what the last build used, else auto)")
+    index.add_argument("--ocr-languages", default=DEFAULT.ocr_languages, metavar="LANGS",
+                       help="Tesseract languages for scanned PDF pages, e.g. eng+deu (default: eng); each needs its "
+                            "Debian package tesseract-ocr-<lang>; scans already indexed are re-read with --full")
     index.add_argument("--json", action="store_true", help="print the build report as JSON")
     index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     index.set_defaults(func=cmd_index)

@@ -53,7 +53,8 @@ def measure(texts: list[str], dpi: int, noise: float, skew: float) -> dict[str, 
     accuracy = [char_accuracy(expected, doc.text[start:end])
                 for expected, start, end in zip(texts, doc.pages, ends, strict=True)]
     return {"dpi": dpi, "pages": len(texts), "seconds": round(seconds, 2),
-            "pages_per_s": round(len(texts) / seconds, 3), "char_accuracy_mean": round(sum(accuracy) / len(accuracy), 4),
+            "pages_per_s": round(len(texts) / seconds, 3),
+            "char_accuracy_mean": round(sum(accuracy) / len(accuracy), 4),
             "char_accuracy_min": min(accuracy), "note": doc.notes[0] if doc.notes else None,
             "problems": [p.reason for p in result.problems], "pdf_kb": len(pdf) // 1024}
 

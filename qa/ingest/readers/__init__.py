@@ -32,6 +32,10 @@ _READERS: dict[str, tuple[str, str]] = {
     ".pdf": ("pdf", "read_pdf"),
     ".docx": ("word", "read_docx"),
     ".jsonl": ("jsonl", "read_jsonl"),
+    ".csv": ("delimited", "read_delimited"),
+    ".tsv": ("delimited", "read_delimited"),
+    ".xlsx": ("spreadsheet", "read_xlsx"),
+    ".pptx": ("slides", "read_pptx"),
 }
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_READERS)
 

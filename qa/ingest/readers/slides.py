@@ -51,9 +51,9 @@ def read_pptx(path: Path, rel: str, data: bytes, options: ReadOptions = READ_DEF
         pages.append(offset)
         sections.append((offset, heading))
         offset += len(heading) + 1 + len(body) + 2
-    require_text("".join(body for _, body in slides), "the slides have no text")
-    text = "\n\n".join(f"{heading}\n{body}" for heading, body in slides)
     first_title = next((h.split(": ", 1)[1] for h, _ in slides if ": " in h), None)
+    require_text((first_title or "") + "".join(body for _, body in slides), "the slides have no text")
+    text = "\n\n".join(f"{heading}\n{body}" for heading, body in slides)
     document = Document(doc_id=rel, path=rel, text=text, title=clean_title(title) or first_title or path.stem,
                         publisher=clean_title(author), date=iso_date(created), pages=tuple(pages),
                         sections=tuple(sections))

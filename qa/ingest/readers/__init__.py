@@ -36,6 +36,9 @@ _READERS: dict[str, tuple[str, str]] = {
     ".tsv": ("delimited", "read_delimited"),
     ".xlsx": ("spreadsheet", "read_xlsx"),
     ".pptx": ("slides", "read_pptx"),
+    ".eml": ("mail", "read_eml"),
+    ".mbox": ("mail", "read_mbox"),
+    ".epub": ("ebook", "read_epub"),
 }
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_READERS)
 

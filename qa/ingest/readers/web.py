@@ -74,6 +74,18 @@ def read_html(path: Path, rel: str, data: bytes, options: ReadOptions = READ_DEF
     return ReadResult((document,))
 
 
+def main_text(markup: str) -> str:
+    """The main text of an HTML fragment or page (an HTML mail, an e-book chapter), as ``read_html`` finds it.
+
+    >>> main_text("<html><body><nav>Menu</nav><p>Apples grow on trees.</p></body></html>")
+    'Apples grow on trees.'
+    """
+    page = _parse(markup)
+    with quiet("trafilatura", "htmldate", "courlan"):
+        text = trafilatura.extract(page, include_comments=False, favor_recall=True, prune_xpath=_PRUNE)
+    return text if text and text.strip() else _body_text(page)
+
+
 def _parse(markup: str) -> lxml.html.HtmlElement:
     markup = _NOT_XML.sub("", markup)
     try:

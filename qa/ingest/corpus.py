@@ -71,7 +71,7 @@ def read_corpus(corpus: Path, previous: Previous | None = None, settings: Settin
             unread = f" ({len(problems)} files could not be read; {problems[0].path}: {problems[0].reason})"
         raise CorpusError(
             f"no readable documents in {corpus}{unread}"
-            ": add .txt, .md, .html, .pdf, .docx or .jsonl files; the existing index was left as it was"
+            f": add {', '.join(sorted(readers.SUPPORTED_SUFFIXES))} files; the existing index was left as it was"
         )
     documents.sort(key=lambda d: d.doc_id)
     return Corpus(documents, problems, file_sha, [document_fingerprint(d) for d in documents])

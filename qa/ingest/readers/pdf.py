@@ -64,7 +64,7 @@ def read_pdf(path: Path, rel: str, data: bytes, options: ReadOptions = READ_DEFA
         offset += len(page_text) + len(_PAGE_BREAK)
     text = _PAGE_BREAK.join(texts)
     if not text.strip():
-        reason = ocr_problems[0].reason if ocr_problems else "every page is empty"
+        reason = ocr_problems[0].reason if ocr_problems else "OCR found no text on them either: re-scan it or remove it"
         raise UnreadableDocument(f"PDF has no text layer ({len(texts)} page(s) of images, probably scanned): {reason}")
     boxes = tuple((pages[number - 1] + start, pages[number - 1] + end, number, *box)
                   for number, page in recognised.items() for start, end, *box in page.words)

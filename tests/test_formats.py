@@ -199,3 +199,28 @@ def test_an_epub_without_its_package_file_is_damaged(tmp_path: Path) -> None:
                 target.writestr(part, source.read(part))
     with pytest.raises(UnreadableDocument, match="not a valid EPUB file"):
         read("broken.epub", out.getvalue())
+
+
+# --- tables inside Word and HTML -------------------------------------------------------------------------------
+
+
+def test_docx_and_html_tables_keep_each_row_with_its_header() -> None:
+    import docx
+
+    word = docx.Document()
+    word.add_paragraph("Displacement figures, as counted by the agency.")
+    table = word.add_table(rows=3, cols=2)
+    for row, cells in zip(table.rows, [("Country", "Displaced"), ("Syria", "6.8 million"), ("Sudan", "11 million")],
+                          strict=True):
+        for cell, value in zip(row.cells, cells, strict=True):
+            cell.text = value
+    out = io.BytesIO()
+    word.save(out)
+    rows = ["Country: Syria; Displaced: 6.8 million", "Country: Sudan; Displaced: 11 million"]
+    assert only("figures.docx", out.getvalue()).text.splitlines()[-2:] == rows
+    page = (b"<html><body><article><h1>Figures</h1><p>Displacement figures for the year, as counted by the agency."
+            b"</p><table><thead><tr><th>Country</th><th>Displaced</th></tr></thead><tbody><tr><td>Syria</td>"
+            b"<td>6.8 million</td></tr><tr><td>Sudan</td><td>11 million</td></tr></tbody></table>"
+            b"<p>More text follows the table here.</p></article></body></html>")
+    lines = only("figures.html", page).text.splitlines()
+    assert lines[lines.index(rows[0]):][:3] == [*rows, "More text follows the table here."]

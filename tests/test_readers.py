@@ -316,7 +316,7 @@ def test_docx_paragraphs_headings_tables_and_properties() -> None:
         "Apple trees grow best in cool climates.",
         "Harvest",
         "Apples are harvested in autumn by hand.",
-        "Variety | Month\nGala | September",
+        "Variety: Gala; Month: September",
     ]
     assert [heading for _, heading in doc.sections] == ["Orchard Report", "Growing", "Harvest"]
     check_invariants(doc)

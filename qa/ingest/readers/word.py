@@ -1,5 +1,8 @@
 """Word ``.docx``: paragraphs and tables in document order, headings as sections, core properties as metadata.
 
+A table is one line per row, each read with its header row (``"Variety: Gala; Month: September"``), so a row
+stays together with the names of its columns.
+
 python-docx is the standard, maintained reader for the Office Open XML format and needs no Word installation.
 Old binary ``.doc`` files are not supported; the refusal says to re-save them as ``.docx``.
 """
@@ -28,6 +31,7 @@ from qa.ingest.readers.base import (
     iso_date,
     require_text,
 )
+from qa.ingest.readers.tables import keyed_rows
 from qa.records import Document
 
 _BLOCK_BREAK = "\n\n"
@@ -101,7 +105,7 @@ def _is_heading(paragraph: Paragraph) -> bool:
 
 
 def _table_text(table: Table) -> str:
-    """One line per row, cells separated by ``" | "``; a merged cell is written once."""
+    """One line per row, read with the header row (``qa.ingest.readers.tables``); a merged cell is written once."""
     rows = []
     for row in table.rows:
         cells, seen = [], set()
@@ -109,6 +113,5 @@ def _table_text(table: Table) -> str:
             if id(cell._tc) not in seen:
                 seen.add(id(cell._tc))
                 cells.append(" ".join(cell.text.split()))
-        if any(cells):
-            rows.append(" | ".join(cells))
-    return "\n".join(rows)
+        rows.append(cells)
+    return "\n".join(keyed_rows(rows))

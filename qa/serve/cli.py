@@ -56,6 +56,21 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_add(args: argparse.Namespace) -> int:
+    from qa.errors import CorpusError
+    from qa.ingest.fetch import add_urls
+
+    saved, problems = add_urls(args.urls, args.corpus)
+    for page in saved:
+        print(f"Saved {page.url} as {args.corpus / page.path} ({page.title})")
+    for problem in problems:
+        print(f"Could not add {problem.path}: {problem.reason}", file=sys.stderr)
+    if not saved:
+        raise CorpusError(f"no page was added ({problems[0].path}: {problems[0].reason})" if problems else
+                          "no page was added: the sitemap lists no pages")
+    return 0 if args.no_index else cmd_index(args)
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.assistant import Assistant
     from qa.serve.render_text import result_text
@@ -184,6 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index_arguments(sub.add_parser(
         "index", help="build or update the index from the corpus",
         description="Build the index from the corpus, re-embedding only what changed."))
+    add = sub.add_parser(
+        "add", help="fetch web pages into the corpus, then index",
+        description="Fetch each URL (a page, or every page of a sitemap), save its main text into the corpus as a "
+                    "Markdown file with its URL, title, site and date in front matter, then update the index. A "
+                    "rebuild reads the saved files and never needs the network.")
+    add.add_argument("urls", nargs="+", metavar="URL", help="http(s) address of a page or a sitemap.xml")
+    add.add_argument("--no-index", action="store_true", help="only save the pages; do not update the index")
+    _add_index_arguments(add)
+    add.set_defaults(func=cmd_add)
     _add_ask_arguments(sub.add_parser(
         "ask", help="answer a question from the index",
         description="Show the passages that answer QUESTION, each with its source."))

@@ -224,3 +224,34 @@ def test_docx_and_html_tables_keep_each_row_with_its_header() -> None:
             b"<p>More text follows the table here.</p></article></body></html>")
     lines = only("figures.html", page).text.splitlines()
     assert lines[lines.index(rows[0]):][:3] == [*rows, "More text follows the table here."]
+
+
+# --- one file of every format, through `qa index` --------------------------------------------------------------
+
+
+def test_a_folder_with_one_file_of_each_format_is_indexed_by_qa_index(tmp_path: Path, capsys,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import shutil
+
+    from qa.ingest.readers import SUPPORTED_SUFFIXES
+    from qa.serve.cli import main
+    from tests.test_readers import fixtures
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for suffix, data in fixtures().items():
+        (corpus / f"one{suffix}").write_bytes(data)
+    if shutil.which("tesseract"):
+        from bench.common import make_scan
+
+        (corpus / "scan.pdf").write_bytes(make_scan(["The ferry to the island leaves at noon."], noise=0.002))
+    monkeypatch.setenv("QA_MODEL", "hashing-64")
+    assert main(["index", "--corpus", str(corpus), "--index", str(tmp_path / "index"), "--json", "-q"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["problems"] == []
+    files = {d.path for d in store.load(tmp_path / "index").documents}
+    assert {Path(f).suffix for f in files} == SUPPORTED_SUFFIXES and files == {p.name for p in corpus.iterdir()}
+    if shutil.which("tesseract"):
+        (scan,) = [d for d in store.load(tmp_path / "index").documents if d.path == "scan.pdf"]
+        assert scan.notes[0].startswith("OCR (Tesseract") and scan.boxes and "ferry" in scan.text

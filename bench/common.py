@@ -20,9 +20,11 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import platform
 import subprocess
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -114,7 +116,7 @@ def make_scan(pages: Sequence[str], dpi: int = 150, noise: float = 0.01, skew_de
 
     Pillow draws the text (its bundled scalable font, 11 pt) and writes the PDF; no text layer is left in it.
     """
-    import io
+
 
     from PIL import Image
 
@@ -172,3 +174,52 @@ def char_accuracy(expected: str, recognised: str) -> float:
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other)))
         previous = current
     return round(max(0.0, 1 - previous[-1] / max(len(a), 1)), 4)
+
+
+# Hostile files (tests/test_formats.py and bench/hostile.py): each a real file made hostile in one way.
+BILLION_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+                  + b"".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10 if i > 1 else "&lol;" * 10}">'
+                             .encode() for i in range(1, 10))
+                  + b"]>")
+
+
+def with_part(data: bytes, name: str, change) -> bytes:
+    """A copy of a ZIP file with the part ``name`` replaced by ``change(old bytes)``."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for part in source.infolist():
+            content = source.read(part)
+            target.writestr(part, change(content) if part.filename == name else content)
+    return out.getvalue()
+
+
+def billion_laughs(data: bytes, name: str) -> bytes:
+    """The part ``name`` with the billion-laughs entities declared before its root element, and used in it."""
+    def change(content: bytes) -> bytes:
+        body = content.split(b"?>", 1)[1] if content.startswith(b"<?xml") else content
+        return BILLION_LAUGHS + body.replace(b">", b">&lol9;", 1)
+    return with_part(data, name, change)
+
+
+def zip_bomb(data: bytes, megabytes: int) -> bytes:
+    """A copy with one more part of ``megabytes`` MB of zeros (a few KB compressed), streamed to keep memory low."""
+    out = io.BytesIO(data)
+    with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED) as target, target.open("bomb.xml", "w",
+                                                                                 force_zip64=True) as part:
+        block = b"\0" * 2**20
+        for _ in range(megabytes):
+            part.write(block)
+    return out.getvalue()
+
+
+def many_parts(data: bytes, count: int) -> bytes:
+    """A copy with ``count`` more tiny worksheet parts: the shape of a 10,000-sheet workbook."""
+    out = io.BytesIO(data)
+    with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED) as target:
+        for number in range(count):
+            target.writestr(f"xl/worksheets/extra{number}.xml", b"<worksheet/>")
+    return out.getvalue()
+
+
+OLE2_ENCRYPTED = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504 + b"EncryptedPackage" + b"\0" * 512

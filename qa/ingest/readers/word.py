@@ -21,6 +21,7 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from qa.errors import UnreadableDocument
+from qa.ingest.readers.archive import check_zip
 from qa.ingest.readers.base import (
     READ_DEFAULTS,
     Problem,
@@ -51,6 +52,7 @@ _XML_ERRORS = (
 
 
 def read_docx(path: Path, rel: str, data: bytes, options: ReadOptions = READ_DEFAULTS) -> ReadResult:
+    check_zip(data, "Word .docx", "re-save it as .docx or remove it")
     try:
         word = docx.Document(io.BytesIO(data))
         blocks, problems = _blocks(word, rel)

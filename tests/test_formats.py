@@ -255,3 +255,24 @@ def test_a_folder_with_one_file_of_each_format_is_indexed_by_qa_index(tmp_path: 
     if shutil.which("tesseract"):
         (scan,) = [d for d in store.load(tmp_path / "index").documents if d.path == "scan.pdf"]
         assert scan.notes[0].startswith("OCR (Tesseract") and scan.boxes and "ferry" in scan.text
+
+
+def test_pdf_tables_are_read_row_by_row_with_their_header() -> None:
+    """reportlab lays a ruled table out; pypdf's plain text gives it one cell per line, qa gives it rows."""
+    from reportlab.lib.pagesizes import letter
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
+
+    out = io.BytesIO()
+    style = getSampleStyleSheet()["Normal"]
+    SimpleDocTemplate(out, pagesize=letter).build([
+        Paragraph("Displacement figures for the year, as counted by the agency.", style),
+        Table([["Country", "Displaced", "Year"], ["Syria", "6.8 million", "2024"], ["Sudan", "11 million", "2024"],
+               ["South Sudan", "2.3 million", "2023"]], style=TableStyle([("GRID", (0, 0), (-1, -1), 0.5, "black")])),
+        Paragraph("More text follows the table.", style)])
+    doc = only("figures.pdf", out.getvalue())
+    assert doc.text.splitlines() == ["Displacement figures for the year, as counted by the agency.",
+                                     "Country: Syria; Displaced: 6.8 million; Year: 2024",
+                                     "Country: Sudan; Displaced: 11 million; Year: 2024",
+                                     "Country: South Sudan; Displaced: 2.3 million; Year: 2023",
+                                     "More text follows the table."]

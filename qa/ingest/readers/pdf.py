@@ -1,10 +1,11 @@
 """PDF: the text layer page by page, with the offset where each page starts, via pypdf; scanned pages by OCR.
 
 pypdf is pure Python (nothing to compile), actively maintained, and reads encrypted files; its text extraction
-is good enough for retrieval. Pages without a text layer (scans) are recognised by Tesseract (``ocr``): the
-document's ``notes`` say which pages and with what confidence, its ``boxes`` hold each recognised word's box, and a
-page recognised with low confidence is reported and left out. Without Tesseract the scanned pages are reported
-with the command that installs it, and the rest of the PDF is read.
+is good enough for retrieval. A page whose text looks like a table flattened into one cell per line is read again
+in layout mode and its tables read row by row with their header. Pages without a text layer (scans) are
+recognised by Tesseract (``ocr``): the document's ``notes`` say which pages and with what confidence, its ``boxes``
+hold each recognised word's box, and a page recognised with low confidence is reported and left out. Without
+Tesseract the scanned pages are reported with the command that installs it, and the rest of the PDF is read.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from qa.ingest.readers.base import (
     iso_date,
     quiet,
 )
+from qa.ingest.readers.tables import looks_flattened, rows_from_layout
 from qa.records import Document
 
 _PAGE_BREAK = "\n\n"
@@ -146,7 +148,7 @@ def _page_texts(reader: pypdf.PdfReader, rel: str) -> tuple[list[str], list[Prob
     texts, problems = [], []
     for number, page in enumerate(reader.pages, 1):
         try:
-            texts.append(page.extract_text().replace("\r\n", "\n").replace("\r", "\n"))
+            texts.append(_page_text(page))
         except _PARSE_ERRORS + (RecursionError,) as exc:
             texts.append("")
             problems.append(
@@ -155,6 +157,15 @@ def _page_texts(reader: pypdf.PdfReader, rel: str) -> tuple[list[str], list[Prob
     if problems and len(problems) == len(texts):
         raise UnreadableDocument(_DAMAGED)
     return texts, problems
+
+
+def _page_text(page: pypdf.PageObject) -> str:
+    """The page's text layer; a page that may hold a table is read again in layout mode, so that each row can be
+    read with its header (``tables.rows_from_layout``) instead of as one cell per line."""
+    text = page.extract_text().replace("\r\n", "\n").replace("\r", "\n")
+    if looks_flattened(text):
+        text = rows_from_layout(page.extract_text(extraction_mode="layout")) or text
+    return text
 
 
 def _info(reader: pypdf.PdfReader, name: str) -> object:

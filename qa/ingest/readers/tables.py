@@ -12,6 +12,7 @@ under a heading line that says where it is (``"Population, rows 2-21"``): the se
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 
 ROWS_PER_BLOCK = 20
@@ -98,3 +99,55 @@ def table_blocks(name: str, rows: Iterable[tuple[int, Sequence[str]]]) -> tuple[
         sections.append((offset, name))
         parts.append(name + "\n" + "; ".join(cell for cell in header if cell))
     return "\n\n".join(parts), sections
+
+
+_COLUMN_GAP = re.compile(r"\s{2,}")
+_SHORT_LINE_RUN = 6  # flattened cells: this many short lines in a row make a page worth a layout read
+_SHORT_LINE = 40
+
+
+def looks_flattened(text: str) -> bool:
+    """Whether a page's plain text may hold a table written one cell per line (what a PDF text layer gives).
+
+    >>> looks_flattened("Country\\nDisplaced\\nSyria\\n6.8 million\\nSudan\\n11 million\\n"), looks_flattened("Prose.")
+    (True, False)
+    """
+    run = 0
+    for line in text.splitlines():
+        run = run + 1 if 0 < len(line.strip()) <= _SHORT_LINE else 0
+        if run >= _SHORT_LINE_RUN:
+            return True
+    return False
+
+
+def rows_from_layout(text: str) -> str | None:
+    """A page laid out in columns (``pypdf``'s layout mode) with each table read row by row with its header, other
+    lines with their spaces collapsed; None when no table is found.
+
+    A table is at least three lines in a row (a header and two rows) that split into the same number (two or more)
+    of cells at gaps of two or more spaces.
+
+    >>> page = "Figures below.\\n  Country    Displaced\\n  Syria      6.8 million\\n  Sudan      11 million"
+    >>> print(rows_from_layout(page))
+    Figures below.
+    Country: Syria; Displaced: 6.8 million
+    Country: Sudan; Displaced: 11 million
+    """
+    lines = text.splitlines()
+    cells = [_COLUMN_GAP.split(line.strip()) if line.strip() else [] for line in lines]
+    out: list[str] = []
+    found = False
+    i = 0
+    while i < len(lines):
+        width = len(cells[i])
+        j = i
+        while width >= 2 and j < len(lines) and len(cells[j]) == width:
+            j += 1
+        if j - i >= 3:
+            out.extend(keyed_rows(cells[i:j]))
+            found, i = True, j
+            continue
+        if line := " ".join(lines[i].split()):
+            out.append(line)
+        i += 1
+    return "\n".join(out) if found else None

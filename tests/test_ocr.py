@@ -23,7 +23,7 @@ from qa.records import Document
 from qa.settings import Settings
 from tests.test_readers import check_invariants, make_pdf
 
-pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs Debian's tesseract-ocr")
+needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs Debian's tesseract-ocr")
 
 SCANNED = ("Kharkiv's power grid was hit again on Tuesday. Engineers said repairs to the substation "
            "would take three weeks, and the city ran generators for its hospitals.")
@@ -51,6 +51,7 @@ def mixed_read(mixed: bytes) -> tuple[Document, tuple]:
     return result.documents[0], result.problems
 
 
+@needs_tesseract
 def test_only_the_scanned_page_is_recognised_with_a_note(mixed_read: tuple[Document, tuple]) -> None:
     doc, problems = mixed_read
     check_invariants(doc)
@@ -61,6 +62,7 @@ def test_only_the_scanned_page_is_recognised_with_a_note(mixed_read: tuple[Docum
     assert char_accuracy(SCANNED, scanned) > 0.9, scanned
 
 
+@needs_tesseract
 def test_every_word_box_points_at_its_word_on_its_page(mixed_read: tuple[Document, tuple]) -> None:
     doc, _ = mixed_read
     assert len(doc.boxes) >= 20
@@ -74,6 +76,7 @@ def test_every_word_box_points_at_its_word_on_its_page(mixed_read: tuple[Documen
     assert doc.to_dict()["boxes"] and Document.from_dict(doc.to_dict()) == doc
 
 
+@needs_tesseract
 def test_a_question_about_the_scanned_page_is_answered_from_that_page(mixed: bytes, tmp_path: Path,
                                                                       embedder) -> None:
     corpus = tmp_path / "corpus"
@@ -88,6 +91,7 @@ def test_a_question_about_the_scanned_page_is_answered_from_that_page(mixed: byt
     assert doc.page_at(answer.start) == 2 and doc.text[answer.start:answer.end] == answer.text
 
 
+@needs_tesseract
 def test_without_tesseract_the_scan_is_listed_with_the_install_command(mixed: bytes,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ocr.shutil, "which", lambda name: None)
@@ -100,6 +104,7 @@ def test_without_tesseract_the_scan_is_listed_with_the_install_command(mixed: by
         read_document(Path("scan.pdf"), "scan.pdf", make_scan(["Short."]))
 
 
+@needs_tesseract
 def test_a_missing_language_pack_names_its_debian_package(mixed: bytes) -> None:
     result = read_document(Path("m.pdf"), "m.pdf", mixed, ReadOptions(ocr_languages="eng+xyz"))
     assert "no xyz language data: install it with `sudo apt-get install tesseract-ocr tesseract-ocr-xyz`" in (
@@ -108,9 +113,22 @@ def test_a_missing_language_pack_names_its_debian_package(mixed: bytes) -> None:
         Settings(ocr_languages="eng; rm -rf /")
 
 
+@needs_tesseract
 def test_a_low_confidence_page_is_flagged_and_left_out(mixed: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ocr, "LOW_CONFIDENCE", 101)  # no page can reach it
     result = read_document(Path("mixed.pdf"), "mixed.pdf", mixed)
     assert result.documents[0].text.strip() == "The Danube flows into the Black Sea."
     (problem,) = result.problems
     assert problem.reason.startswith("page 2: OCR confidence ") and "text is left out" in problem.reason
+
+
+def test_qa_index_refuses_ocr_languages_that_are_not_language_names(tmp_path: Path, capsys) -> None:
+    from qa.serve.cli import main
+
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "a.txt").write_text("Apples grow on trees.")
+    assert main(["index", "--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index"),
+                 "--ocr-languages", "eng;rm -rf /", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "OCR languages 'eng;rm -rf /' are not Tesseract language names" in err
+    assert not (tmp_path / "index").exists()

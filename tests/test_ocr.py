@@ -91,7 +91,6 @@ def test_a_question_about_the_scanned_page_is_answered_from_that_page(mixed: byt
     assert doc.page_at(answer.start) == 2 and doc.text[answer.start:answer.end] == answer.text
 
 
-@needs_tesseract
 def test_without_tesseract_the_scan_is_listed_with_the_install_command(mixed: bytes,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ocr.shutil, "which", lambda name: None)

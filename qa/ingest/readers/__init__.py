@@ -1,6 +1,7 @@
 """The corpus reader: files -> ``Document`` records, with a plain reason for every file that cannot be read.
 
-One module per format (``text``, ``md``, ``web``, ``pdf``, ``word``, ``jsonl``), each saying why its
+One module per format (``text``, ``md``, ``web``, ``pdf`` with ``ocr``, ``word``, ``spreadsheet``, ``delimited``,
+``slides``, ``ebook``, ``mail``, ``jsonl``; ``tables`` and ``archive`` shared), each saying why its
 library was chosen; ``listing`` walks the corpus folder. Only this package reads the corpus from disk.
 
 >>> result = read_document(Path("notes.txt"), "notes.txt", b"Apples\\r\\nThey grow on trees.\\r\\n")
@@ -22,7 +23,8 @@ __all__ = ["SUPPORTED_SUFFIXES", "Problem", "ReadOptions", "ReadResult", "list_c
            "read_path"]
 
 # Each format's module is imported the first time a file of that format is read: a corpus of .jsonl files never
-# pays for lxml, trafilatura, pypdf or python-docx (about half a second of every `qa index`).
+# pays for lxml, trafilatura, pypdf or python-docx (about half a second of every `qa index`). Every reader is called
+# as ``reader(path, rel, data, options)``; the options (OCR languages) matter to the PDF and mail readers only.
 _READERS: dict[str, tuple[str, str]] = {
     ".txt": ("text", "read_txt"),
     ".md": ("md", "read_markdown"),

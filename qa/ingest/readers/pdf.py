@@ -1,7 +1,11 @@
-"""PDF: the text layer page by page, with the offset where each page starts, via pypdf.
+"""PDF: the text layer page by page, with the offset where each page starts and where each word lies on its page.
 
-pypdf is pure Python (nothing to compile), actively maintained, and reads encrypted files; its text extraction
-is good enough for retrieval. A PDF without a text layer (a scan) is refused with the fix: OCR it first.
+The text and the word boxes come from one parse by pypdfium2 (PDFium, the PDF engine of Chromium: a well-kept
+wheel with nothing to compile): the text is built character by character from PDFium's own character list, so
+every offset in the document text names the glyph whose box is recorded (``qa.ingest.layout``), and the viewer
+boxes a passage with no second parse. pypdf (pure Python) still opens the file first: it tells an encrypted or
+damaged file apart with a precise message, and reads the metadata. A PDF without a text layer (a scan) is refused
+with the fix: OCR it first.
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ import pypdf
 from pypdf.errors import DependencyError, PyPdfError
 
 from qa.errors import UnreadableDocument
-from qa.ingest.readers.base import Problem, ReadResult, clean_title, first_line, iso_date, quiet
+from qa.ingest.readers import pdf_text
+from qa.ingest.readers.base import ReadResult, clean_title, first_line, iso_date, quiet
 from qa.records import Document
 
 _PAGE_BREAK = "\n\n"
-_DAMAGED = "not valid PDF (file is damaged or not a PDF): re-export it or remove it"
+_DAMAGED = pdf_text.DAMAGED
 # what pypdf raises on damaged input besides its own errors
 _PARSE_ERRORS = (
     PyPdfError,
@@ -35,7 +40,7 @@ _PARSE_ERRORS = (
 def read_pdf(path: Path, rel: str, data: bytes) -> ReadResult:
     with quiet("pypdf"):
         reader = _open(data)
-        texts, problems = _page_texts(reader, rel)
+        texts, words, problems = pdf_text.page_texts(data, rel)
         title = clean_title(_info(reader, "title"))
         author = clean_title(_info(reader, "author"))
         created = _info(reader, "creation_date")
@@ -59,7 +64,7 @@ def read_pdf(path: Path, rel: str, data: bytes) -> ReadResult:
         date=iso_date(created) if isinstance(created, dt.date) else None,
         pages=tuple(pages),
     )
-    return ReadResult((document,), tuple(problems))
+    return ReadResult((document,), tuple(problems), layouts={rel: pdf_text.layout(words, pages)})
 
 
 def _open(data: bytes) -> pypdf.PdfReader:
@@ -75,22 +80,6 @@ def _open(data: bytes) -> pypdf.PdfReader:
     except _PARSE_ERRORS:
         raise UnreadableDocument(_DAMAGED) from None
     return reader
-
-
-def _page_texts(reader: pypdf.PdfReader, rel: str) -> tuple[list[str], list[Problem]]:
-    """One string per page; a page that cannot be read is empty and reported, the rest are kept."""
-    texts, problems = [], []
-    for number, page in enumerate(reader.pages, 1):
-        try:
-            texts.append(page.extract_text().replace("\r\n", "\n").replace("\r", "\n"))
-        except _PARSE_ERRORS + (RecursionError,) as exc:
-            texts.append("")
-            problems.append(
-                Problem(rel, f"page {number} could not be read ({type(exc).__name__}): its text is left out")
-            )
-    if problems and len(problems) == len(texts):
-        raise UnreadableDocument(_DAMAGED)
-    return texts, problems
 
 
 def _info(reader: pypdf.PdfReader, name: str) -> object:

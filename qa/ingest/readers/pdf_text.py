@@ -77,18 +77,32 @@ def _read_page(page: object) -> tuple[str, list[Word]]:
         transform = _display_transform(page)
         newlines = [m.start() for m in re.finditer("\n", text)]
         rect = raw.FS_RECTF()
-        found = []
+        spans, corners = [], []  # corners: left, top of the first character, right, bottom of the last
         for match in _WORD.finditer(text):
             raw.FPDFText_GetLooseCharBox(textpage, raw_index[match.start()], rect)
             left, top = rect.left, rect.top
             raw.FPDFText_GetLooseCharBox(textpage, raw_index[match.end() - 1], rect)
-            corners = transform @ np.array([[left, rect.right], [top, rect.bottom], [1.0, 1.0]])
-            box = (float(corners[0].min()), float(corners[1].min()), float(corners[0].max()), float(corners[1].max()))
-            found.append((match.start(), match.end(), bisect.bisect_left(newlines, match.start()), box))
+            spans.append((match.start(), match.end()))
+            corners.append((left, top, rect.right, rect.bottom))
+        found = [(start, end, bisect.bisect_left(newlines, start), box)
+                 for (start, end), box in zip(spans, _displayed(transform, corners), strict=True)]
         return text, found
     finally:
         textpage.close()
         page.close()
+
+
+def _displayed(transform: np.ndarray, corners: list[tuple[float, float, float, float]]
+               ) -> list[tuple[float, float, float, float]]:
+    """Boxes in page points (left, top, right, bottom) -> (x0, y0, x1, y1) in fractions of the displayed page."""
+    if not corners:
+        return []
+    points = np.asarray(corners, dtype=np.float64)
+    ones = np.ones(len(points))
+    a = transform @ np.stack([points[:, 0], points[:, 1], ones])  # one corner, then the opposite one
+    b = transform @ np.stack([points[:, 2], points[:, 3], ones])
+    boxes = np.stack([np.minimum(a[0], b[0]), np.minimum(a[1], b[1]), np.maximum(a[0], b[0]), np.maximum(a[1], b[1])])
+    return [tuple(row) for row in boxes.T.tolist()]
 
 
 def _page_text(codes: list[int]) -> tuple[str, list[int]]:

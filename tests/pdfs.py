@@ -26,12 +26,13 @@ class Line:
         return stringWidth(self.text, FONT, SIZE)
 
 
-def write_pdf(pages: list[list[tuple[float, float, str]]], rotation: int = 0,
-              size: tuple[float, float] = letter) -> bytes:
+def write_pdf(pages: list[list[tuple[float, float, str]]], rotation: int = 0, size: tuple[float, float] = letter,
+              title: str = "Layout test", author: str = "qa tests") -> bytes:
     """A PDF with ``(x, y, text)`` lines per page, every page turned by ``rotation`` degrees (its /Rotate)."""
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=size, pageCompression=0)
-    pdf.setTitle("Layout test")
+    pdf.setTitle(title)
+    pdf.setAuthor(author)
     for lines in pages:
         pdf.setPageRotation(rotation)
         pdf.setFont(FONT, SIZE)

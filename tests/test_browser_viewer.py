@@ -51,7 +51,8 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("viewer")
     corpus, index = root / "corpus", root / "index"
     corpus.mkdir()
-    (corpus / "kestrel-orchard.pdf").write_bytes(write_pdf(PDF_PAGES))
+    (corpus / "kestrel-orchard.pdf").write_bytes(write_pdf(PDF_PAGES, title="Kestrel Orchard annual report",
+                                                           author="Kestrel Farms"))
     (corpus / "glacier.md").write_text(glacier_markdown())
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1",
            "QA_MODEL": "hashing-64"}

@@ -66,8 +66,11 @@ def viewer_head_html(view: dict[str, Any], current: int, count: int) -> str:
     """The title bar: source label, file, which of the matched passages is on show."""
     span = view["spans"][0] if view["spans"] else None
     where = [escape(view["file"])]
-    if span and span["page"]:
-        where.append(f"p. {span['page']}")
+    pages = sorted({box["page"] for box in span["boxes"]}) if span else []
+    if len(pages) > 1:
+        where.append(f"pp. {pages[0]}–{pages[-1]}")
+    elif span and (pages or span["page"]):
+        where.append(f"p. {pages[0] if pages else span['page']}")
     if span:
         where.append(f"chars {span['start']}–{span['end']}")
     return ('<div class="qa-view-head">'

@@ -102,10 +102,10 @@ def step(workspace: Workspace, state: dict | None, by: int) -> tuple:
     """The next (``by`` 1) or previous (-1) matched passage of the open document, wrapping around."""
     if not state:
         return gr.skip(), gr.skip(), gr.skip()
-    current = ViewerState.from_dict(state)
-    moved = ViewerState(current.doc_id, current.passages, (current.current + by) % len(current.passages),
-                        current.answer)
     try:
+        current = ViewerState.from_dict(state)
+        moved = ViewerState(current.doc_id, current.passages, (current.current + by) % len(current.passages),
+                            current.answer)
         head, body = render(workspace, moved)
     except Exception as exc:
         warn(exc, "Cannot open the document")

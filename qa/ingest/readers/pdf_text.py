@@ -11,26 +11,40 @@ crop box applied, origin top left), the coordinates a renderer of the same page 
 
 from __future__ import annotations
 
-import bisect
 import ctypes
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
 from qa.errors import UnreadableDocument
-from qa.ingest.layout import TextLayout
+from qa.ingest.layout import SCALE, TextLayout
 from qa.ingest.readers.base import Problem
 
 DAMAGED = "not valid PDF (file is damaged or not a PDF): re-export it or remove it"
 _WORD = re.compile(r"\S+")
 _DEVICE = 1 << 24  # device size for the display transform: integer device coordinates, 6e-8 of the page apart
-# PDFium's marker for a hyphen it found at a line end; other control characters become spaces (same length)
-_REPLACE = {0x02: "-", 0x00: "\ufffd", 0x0D: "\n"}
+# Same-length replacements: PDFium's marker for a hyphen it found at a line end, a lone \r, other control
+# characters and every white space but \n (so that words and lines are told apart by \S+ and \n alone)
+_CONTROLS = {code: " " for code in [*range(0x20), *range(0x7F, 0xA0)]} | {0x02: "-", 0x0A: "\n", 0x0D: "\n"}
+_OTHER_SPACE = re.compile(r"[^\S\n]")
 
-Word = tuple[int, int, int, tuple[float, float, float, float]]  # start, end (in the page's text), line, box
+
+@dataclass(frozen=True)
+class PageWords:
+    """One page's words: start and end in the page's text, line (counted from 0 on the page), box (n x 4,
+    fractions of the displayed page)."""
+
+    start: np.ndarray
+    end: np.ndarray
+    line: np.ndarray
+    box: np.ndarray
 
 
-def page_texts(data: bytes, rel: str) -> tuple[list[str], list[list[Word]], list[Problem]]:
+_NO_WORDS = PageWords(*(np.zeros(0, np.int64) for _ in range(3)), np.zeros((0, 4)))
+
+
+def page_texts(data: bytes, rel: str) -> tuple[list[str], list[PageWords], list[Problem]]:
     """Each page's text and words; a page PDFium cannot read is empty and reported, the rest are kept."""
     import pypdfium2 as pdfium
 
@@ -44,7 +58,7 @@ def page_texts(data: bytes, rel: str) -> tuple[list[str], list[list[Word]], list
             try:
                 text, page_words = _read_page(pdf[number - 1])
             except pdfium.PdfiumError as exc:
-                text, page_words = "", []
+                text, page_words = "", _NO_WORDS
                 problems.append(Problem(rel, f"page {number} could not be read ({exc}): its text is left out"))
             texts.append(text)
             words.append(page_words)
@@ -55,68 +69,67 @@ def page_texts(data: bytes, rel: str) -> tuple[list[str], list[list[Word]], list
     return texts, words, problems
 
 
-def layout(words: list[list[Word]], page_starts: list[int]) -> TextLayout:
+def layout(words: list[PageWords], page_starts: list[int]) -> TextLayout:
     """The document's layout from each page's words and the offset where each page's text starts."""
-    rows = []
-    line_base = 0
-    for number, (page_words, offset) in enumerate(zip(words, page_starts, strict=True), 1):
-        for start, end, line, box in page_words:
-            rows.append((offset + start, offset + end, number, line_base + line, box))
-        line_base += (page_words[-1][2] + 1) if page_words else 0
-    return TextLayout.from_words(rows)
+    lines, line_base = [], 0
+    for page in words:
+        lines.append(page.line + line_base)
+        line_base += int(page.line[-1]) + 1 if len(page.line) else 0
+    pages = [np.full(len(page.start), number, np.uint16) for number, page in enumerate(words, 1)]
+    return TextLayout(
+        start=np.concatenate([page.start + offset for page, offset in zip(words, page_starts, strict=True)]
+                             ).astype(np.int32),
+        end=np.concatenate([page.end + offset for page, offset in zip(words, page_starts, strict=True)]
+                           ).astype(np.int32),
+        page=np.concatenate(pages), line=np.concatenate(lines).astype(np.int32),
+        box=np.rint(np.clip(np.concatenate([page.box for page in words]), 0.0, 1.0) * SCALE).astype(np.uint16),
+    )
 
 
-def _read_page(page: object) -> tuple[str, list[Word]]:
+def _read_page(page: object) -> tuple[str, PageWords]:
     import pypdfium2.raw as raw
 
     textpage = page.get_textpage()
     try:
         count = raw.FPDFText_CountChars(textpage)
-        codes = [raw.FPDFText_GetUnicode(textpage, i) for i in range(count)]
-        text, raw_index = _page_text(codes)
-        transform = _display_transform(page)
-        newlines = [m.start() for m in re.finditer("\n", text)]
+        text, raw_index = _page_text([raw.FPDFText_GetUnicode(textpage, i) for i in range(count)])
         rect = raw.FS_RECTF()
         spans, corners = [], []  # corners: left, top of the first character, right, bottom of the last
         for match in _WORD.finditer(text):
-            raw.FPDFText_GetLooseCharBox(textpage, raw_index[match.start()], rect)
+            raw.FPDFText_GetLooseCharBox(textpage, int(raw_index[match.start()]), rect)
             left, top = rect.left, rect.top
-            raw.FPDFText_GetLooseCharBox(textpage, raw_index[match.end() - 1], rect)
-            spans.append((match.start(), match.end()))
+            raw.FPDFText_GetLooseCharBox(textpage, int(raw_index[match.end() - 1]), rect)
+            spans.append(match.span())
             corners.append((left, top, rect.right, rect.bottom))
-        found = [(start, end, bisect.bisect_left(newlines, start), box)
-                 for (start, end), box in zip(spans, _displayed(transform, corners), strict=True)]
-        return text, found
+        if not spans:
+            return text, _NO_WORDS
+        bounds = np.array(spans, dtype=np.int64)
+        newlines = np.array([m.start() for m in re.finditer("\n", text)], dtype=np.int64)
+        return text, PageWords(bounds[:, 0], bounds[:, 1], np.searchsorted(newlines, bounds[:, 0]),
+                               _displayed(_display_transform(page), np.array(corners, dtype=np.float64)))
     finally:
         textpage.close()
         page.close()
 
 
-def _displayed(transform: np.ndarray, corners: list[tuple[float, float, float, float]]
-               ) -> list[tuple[float, float, float, float]]:
+def _displayed(transform: np.ndarray, corners: np.ndarray) -> np.ndarray:
     """Boxes in page points (left, top, right, bottom) -> (x0, y0, x1, y1) in fractions of the displayed page."""
-    if not corners:
-        return []
-    points = np.asarray(corners, dtype=np.float64)
-    ones = np.ones(len(points))
-    a = transform @ np.stack([points[:, 0], points[:, 1], ones])  # one corner, then the opposite one
-    b = transform @ np.stack([points[:, 2], points[:, 3], ones])
-    boxes = np.stack([np.minimum(a[0], b[0]), np.minimum(a[1], b[1]), np.maximum(a[0], b[0]), np.maximum(a[1], b[1])])
-    return [tuple(row) for row in boxes.T.tolist()]
+    ones = np.ones(len(corners))
+    a = transform @ np.stack([corners[:, 0], corners[:, 1], ones])  # one corner, then the opposite one
+    b = transform @ np.stack([corners[:, 2], corners[:, 3], ones])
+    return np.stack([np.minimum(a[0], b[0]), np.minimum(a[1], b[1]), np.maximum(a[0], b[0]),
+                     np.maximum(a[1], b[1])], axis=1)
 
 
-def _page_text(codes: list[int]) -> tuple[str, list[int]]:
-    """The page's text with ``\\r\\n`` written ``\\n``, and the character index behind each character of it."""
-    chars, raw_index = [], []
-    for i, code in enumerate(codes):
-        if code == 0x0D and i + 1 < len(codes) and codes[i + 1] == 0x0A:
-            continue  # the \n that follows stands for both
-        char = _REPLACE.get(code) or (chr(code) if code <= 0x10FFFF else "\ufffd")
-        if char != "\n" and (char.isspace() or not char.isprintable()):
-            char = " "
-        chars.append(char)
-        raw_index.append(i)
-    return "".join(chars), raw_index
+def _page_text(codes: list[int]) -> tuple[str, np.ndarray]:
+    """The page's text with ``\r\n`` written ``\n``, and the character index behind each character of it."""
+    array = np.array(codes, dtype=np.uint32)
+    keep = np.ones(len(array), dtype=bool)
+    keep[:-1] = ~((array[:-1] == 0x0D) & (array[1:] == 0x0A))  # the \n that follows stands for both
+    raw_index = np.flatnonzero(keep)
+    # characters PDFium could not map (above U+10FFFF, lone surrogates) decode as U+FFFD, one for one
+    text = array[keep].astype("<u4").tobytes().decode("utf-32-le", errors="replace")
+    return _OTHER_SPACE.sub(" ", text.translate(_CONTROLS)), raw_index
 
 
 def _display_transform(page: object) -> np.ndarray:

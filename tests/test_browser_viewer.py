@@ -133,7 +133,8 @@ def test_a_pdf_answer_opens_on_its_page_with_the_sentence_boxed(server, browser)
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "viewer-pdf.png"))
     css(browser, "#qa-view-close")[0].click()
-    wait_for(browser, lambda d: not any(v.is_displayed() for v in css(d, "#qa-viewer")), 20)
+    hidden = "const v = document.querySelector('#qa-viewer'); return !v || v.offsetParent === null;"
+    wait_for(browser, lambda d: d.execute_script(hidden), 20)  # (the element goes: no stale reference to it)
     assert css(browser, "#qa-side")[0].is_displayed()  # the search options are back
     assert network_hosts(browser) == {"127.0.0.1"}
 

@@ -60,14 +60,15 @@ class TextLayout:
     def from_words(cls, words: Iterable[tuple[int, int, int, int, tuple[float, float, float, float]]]) -> TextLayout:
         """``(start, end, page, line, (x0, y0, x1, y1))`` per word, boxes in fractions of the page."""
         rows = list(words)
-        boxes = np.array([w[4] for w in rows], dtype=np.float64).reshape(-1, 4)
-        return cls(
-            start=np.array([w[0] for w in rows], dtype=np.int32),
-            end=np.array([w[1] for w in rows], dtype=np.int32),
-            page=np.array([w[2] for w in rows], dtype=np.uint16),
-            line=np.array([w[3] for w in rows], dtype=np.int32),
-            box=np.rint(np.clip(boxes, 0.0, 1.0) * SCALE).astype(np.uint16),
-        )
+        columns = [np.array([w[i] for w in rows], dtype=np.int64) for i in range(4)]
+        return cls.from_arrays(*columns, np.array([w[4] for w in rows], dtype=np.float64).reshape(-1, 4))
+
+    @classmethod
+    def from_arrays(cls, start: np.ndarray, end: np.ndarray, page: np.ndarray, line: np.ndarray,
+                    box: np.ndarray) -> TextLayout:
+        """Columns of one row per word, ``box`` (n x 4) in fractions of the page: stored in the compact types."""
+        return cls(start=start.astype(np.int32), end=end.astype(np.int32), page=page.astype(np.uint16),
+                   line=line.astype(np.int32), box=np.rint(np.clip(box, 0.0, 1.0) * SCALE).astype(np.uint16))
 
     def boxes(self, start: int, end: int) -> list[Box]:
         """The boxes covering ``text[start:end]``: the words it overlaps, one box per line they are on."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.errors import UnreadableDocument
-from qa.ingest.layout import SCALE, TextLayout
+from qa.ingest.layout import TextLayout
 from qa.ingest.readers.base import Problem
 
 DAMAGED = "not valid PDF (file is damaged or not a PDF): re-export it or remove it"
@@ -75,14 +75,12 @@ def layout(words: list[PageWords], page_starts: list[int]) -> TextLayout:
     for page in words:
         lines.append(page.line + line_base)
         line_base += int(page.line[-1]) + 1 if len(page.line) else 0
-    pages = [np.full(len(page.start), number, np.uint16) for number, page in enumerate(words, 1)]
-    return TextLayout(
-        start=np.concatenate([page.start + offset for page, offset in zip(words, page_starts, strict=True)]
-                             ).astype(np.int32),
-        end=np.concatenate([page.end + offset for page, offset in zip(words, page_starts, strict=True)]
-                           ).astype(np.int32),
-        page=np.concatenate(pages), line=np.concatenate(lines).astype(np.int32),
-        box=np.rint(np.clip(np.concatenate([page.box for page in words]), 0.0, 1.0) * SCALE).astype(np.uint16),
+    offsets = [np.full(len(page.start), offset, np.int64) for page, offset in zip(words, page_starts, strict=True)]
+    return TextLayout.from_arrays(
+        start=np.concatenate([page.start for page in words]) + np.concatenate(offsets),
+        end=np.concatenate([page.end for page in words]) + np.concatenate(offsets),
+        page=np.concatenate([np.full(len(page.start), number) for number, page in enumerate(words, 1)]),
+        line=np.concatenate(lines), box=np.concatenate([page.box for page in words]),
     )
 
 

@@ -26,9 +26,8 @@ class Document:
     ``sections`` holds ``(offset, heading)`` pairs in document order.
 
     ``notes`` says how the reader got the text when that is worth recording (``"OCR (Tesseract, eng) of pages 1-2,
-    confidence 93"``): one line each, what a per-file ledger shows. ``boxes`` holds, for text recognised from an
-    image, one ``(start, end, page, x0, top, x1, bottom)`` per word: ``text[start:end]`` is the word and the box is
-    in PDF points from the top-left corner of its 1-based ``page``, so a viewer can draw it on the page.
+    confidence 93"``): one line each, what a per-file ledger shows. Where each word lies on its page (PDFs, scanned
+    pages included) is not kept here but in the reader's ``layouts`` (``qa.ingest.layout``).
     """
 
     doc_id: str
@@ -42,7 +41,6 @@ class Document:
     pages: tuple[int, ...] = ()
     sections: tuple[tuple[int, str], ...] = ()
     notes: tuple[str, ...] = ()
-    boxes: tuple[tuple[int, int, int, float, float, float, float], ...] = ()
 
     @property
     def source(self) -> str:
@@ -67,11 +65,10 @@ class Document:
         return heading
 
     def to_dict(self) -> dict[str, Any]:
-        """Empty ``notes`` and ``boxes`` are left out: a document read before they existed keeps its fingerprint."""
+        """Empty ``notes`` are left out: a document read before they existed keeps its fingerprint."""
         data = asdict(self)
-        for key in ("notes", "boxes"):
-            if not data[key]:
-                del data[key]
+        if not data["notes"]:
+            del data["notes"]
         return data
 
     @classmethod
@@ -80,7 +77,6 @@ class Document:
         data["pages"] = tuple(data.get("pages", ()))
         data["sections"] = tuple((int(o), str(h)) for o, h in data.get("sections", ()))
         data["notes"] = tuple(str(note) for note in data.get("notes", ()))
-        data["boxes"] = tuple((int(s), int(e), int(p), *map(float, box)) for s, e, p, *box in data.get("boxes", ()))
         return cls(**data)
 
 

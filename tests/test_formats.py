@@ -259,7 +259,8 @@ def test_a_folder_with_one_file_of_each_format_is_indexed_by_qa_index(tmp_path: 
     assert {Path(f).suffix for f in files} == SUPPORTED_SUFFIXES and files == {p.name for p in corpus.iterdir()}
     if shutil.which("tesseract"):
         (scan,) = [d for d in store.load(tmp_path / "index").documents if d.path == "scan.pdf"]
-        assert scan.notes[0].startswith("OCR (Tesseract") and scan.boxes and "ferry" in scan.text
+        assert scan.notes[0].startswith("OCR (Tesseract") and "ferry" in scan.text
+        assert store.load(tmp_path / "index").layouts["scan.pdf"].boxes(0, len(scan.text))  # boxed in the viewer
 
 
 def test_pdf_tables_are_read_row_by_row_with_their_header() -> None:

@@ -18,7 +18,7 @@ from qa.assistant import Assistant
 from qa.errors import SettingsError, UnreadableDocument
 from qa.index import store
 from qa.index.build import build_index
-from qa.ingest.readers import ReadOptions, ocr, read_document
+from qa.ingest.readers import ReadOptions, ReadResult, ocr, read_document
 from qa.records import Document
 from qa.settings import Settings
 from tests.test_readers import check_invariants, make_pdf
@@ -46,9 +46,13 @@ def mixed() -> bytes:
 
 
 @pytest.fixture(scope="module")
-def mixed_read(mixed: bytes) -> tuple[Document, tuple]:
-    result = read_document(Path("mixed.pdf"), "mixed.pdf", mixed)
-    return result.documents[0], result.problems
+def mixed_result(mixed: bytes) -> ReadResult:
+    return read_document(Path("mixed.pdf"), "mixed.pdf", mixed)
+
+
+@pytest.fixture(scope="module")
+def mixed_read(mixed_result: ReadResult) -> tuple[Document, tuple]:
+    return mixed_result.documents[0], mixed_result.problems
 
 
 @needs_tesseract
@@ -63,17 +67,19 @@ def test_only_the_scanned_page_is_recognised_with_a_note(mixed_read: tuple[Docum
 
 
 @needs_tesseract
-def test_every_word_box_points_at_its_word_on_its_page(mixed_read: tuple[Document, tuple]) -> None:
-    doc, _ = mixed_read
-    assert len(doc.boxes) >= 20
-    for start, end, page, x0, top, x1, bottom in doc.boxes:
+def test_every_word_box_points_at_its_word_on_its_page(mixed_result: ReadResult) -> None:
+    doc, layout = mixed_result.documents[0], mixed_result.layouts["mixed.pdf"]
+    scanned = layout.page == 2
+    assert scanned.sum() >= 20 and (layout.page == 1).sum() == 7  # the text layer's words, then OCR's
+    for start, end, page in zip(layout.start[scanned], layout.end[scanned], layout.page[scanned], strict=True):
         word = doc.text[start:end]
-        assert word and not any(c.isspace() for c in word) and page == 2 == doc.page_at(start)
-        assert 0 <= x0 < x1 <= 612 and 0 <= top < bottom <= 792  # inside a Letter page, in PDF points
-    first_line = [box for box in doc.boxes if box[4] < doc.boxes[0][6]]  # boxes on the first recognised line
-    words = [doc.text[s:e] for s, e, *_ in first_line]
+        assert word and not any(c.isspace() for c in word) and page == 2 == doc.page_at(int(start))
+    first_line = layout.line[scanned][0]
+    words = [doc.text[s:e] for s, e in zip(layout.start[scanned & (layout.line == first_line)],
+                                           layout.end[scanned & (layout.line == first_line)], strict=True)]
     assert "Kharkiv's" in words[0] and words[1:3] == ["power", "grid"], words
-    assert doc.to_dict()["boxes"] and Document.from_dict(doc.to_dict()) == doc
+    (box,) = layout.boxes(doc.text.index("power grid"), doc.text.index("power grid") + len("power grid"))
+    assert box.page == 2 and 0 < box.x0 < box.x1 < 1 and 0 < box.y0 < box.y1 < 0.5  # fractions, near the top
 
 
 @needs_tesseract

@@ -68,8 +68,9 @@ def ask_question(workspace: Workspace, question: str, history: list, results: di
     except Exception as exc:
         warn(exc, "Cannot answer")
         return gr.skip(), gr.skip(), gr.skip()
+    message = str(len(history) + 1)  # the answer's index once the question and it are appended
     history = [*history, {"role": "user", "content": render_html.question_html(result.question)},
-               {"role": "assistant", "content": render_html.result_html(result)}]
+               {"role": "assistant", "content": render_html.result_html(result, message=message)}]
     return history, {**results, str(len(history) - 1): result.to_dict()}, ""
 
 

@@ -33,7 +33,8 @@ _PDFIUM = threading.Lock()
 @dataclass(frozen=True)
 class OcrPage:
     """One recognised page: its text, ``(start, end, x0, top, x1, bottom)`` per word (offsets into ``text``, box in
-    PDF points from the page's top-left corner) and the mean word confidence (0-100, weighted by word length)."""
+    fractions of the page as displayed, origin top left: the image PDFium rendered) and the mean word confidence
+    (0-100, weighted by word length)."""
 
     number: int  # 1-based
     text: str
@@ -97,10 +98,10 @@ def _recognise(pdf: object, number: int, languages: str, dpi: int) -> OcrPage:
     # tessedit_do_invert=0: scans are dark on light; trying each line inverted too costs time and finds nothing.
     data = pytesseract.image_to_data(image, lang=languages, config="-c tessedit_do_invert=0",
                                      output_type=pytesseract.Output.DICT, timeout=PAGE_TIMEOUT_S)
-    return _page_text(number, data, 1 / scale)
+    return _page_text(number, data, image.width, image.height)
 
 
-def _page_text(number: int, data: dict[str, list], points_per_pixel: float) -> OcrPage:
+def _page_text(number: int, data: dict[str, list], width: int, height: int) -> OcrPage:
     """Tesseract's word table as text: words joined by a space, lines by a newline, paragraphs by a blank line."""
     parts: list[str] = []
     words = []
@@ -117,9 +118,8 @@ def _page_text(number: int, data: dict[str, list], points_per_pixel: float) -> O
             parts.append(separator)
             length += len(separator)
         previous = line
-        left, top = data["left"][i] * points_per_pixel, data["top"][i] * points_per_pixel
-        box = (round(left, 1), round(top, 1), round(left + data["width"][i] * points_per_pixel, 1),
-               round(top + data["height"][i] * points_per_pixel, 1))
+        left, top = data["left"][i], data["top"][i]
+        box = (left / width, top / height, (left + data["width"][i]) / width, (top + data["height"][i]) / height)
         words.append((length, length + len(word), *box))
         parts.append(word)
         length += len(word)

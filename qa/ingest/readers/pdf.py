@@ -1,11 +1,16 @@
-"""PDF: the text layer page by page, with the offset where each page starts, via pypdf; scanned pages by OCR.
+"""PDF: the text layer page by page, with the offset where each page starts and where each word lies on its page;
+scanned pages by OCR.
 
-pypdf is pure Python (nothing to compile), actively maintained, and reads encrypted files; its text extraction
-is good enough for retrieval. A page whose text looks like a table flattened into one cell per line is read again
-in layout mode and its tables read row by row with their header. Pages without a text layer (scans) are
-recognised by Tesseract (``ocr``): the document's ``notes`` say which pages and with what confidence, its ``boxes``
-hold each recognised word's box, and a page recognised with low confidence is reported and left out. Without
-Tesseract the scanned pages are reported with the command that installs it, and the rest of the PDF is read.
+The text and the word boxes come from one parse by pypdfium2 (PDFium, the PDF engine of Chromium: a well-kept
+wheel with nothing to compile): the text is built character by character from PDFium's own character list, so
+every offset in the document text names the glyph whose box is recorded (``qa.ingest.layout``), and the viewer
+boxes a passage with no second parse. pypdf (pure Python) still opens the file first: it tells an encrypted or
+damaged file apart with a precise message, and reads the metadata. A page whose words leave column gaps (a table)
+is read again by pypdf in layout mode and its tables read row by row with their header (that page then has no word
+boxes). Pages without a text layer (scans) are recognised by Tesseract (``ocr``): the
+document's ``notes`` say which pages and with what confidence, the recognised words' boxes join the layout, and a
+page recognised with low confidence is reported and left out. Without Tesseract the scanned pages are reported
+with the command that installs it, and the rest of the PDF is read.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ import datetime as dt
 import io
 from pathlib import Path
 
+import numpy as np
 import pypdf
 import pypdfium2
 from pypdf.errors import DependencyError, PyPdfError
 
 from qa.errors import UnreadableDocument
-from qa.ingest.readers import ocr
+from qa.ingest.readers import ocr, pdf_text
 from qa.ingest.readers.base import (
     READ_DEFAULTS,
     Problem,
@@ -30,11 +36,11 @@ from qa.ingest.readers.base import (
     iso_date,
     quiet,
 )
-from qa.ingest.readers.tables import looks_flattened, rows_from_layout
+from qa.ingest.readers.tables import rows_from_layout
 from qa.records import Document
 
 _PAGE_BREAK = "\n\n"
-_DAMAGED = "not valid PDF (file is damaged or not a PDF): re-export it or remove it"
+_DAMAGED = pdf_text.DAMAGED
 # what pypdf raises on damaged input besides its own errors
 _PARSE_ERRORS = (
     PyPdfError,
@@ -51,7 +57,8 @@ _PARSE_ERRORS = (
 def read_pdf(path: Path, rel: str, data: bytes, options: ReadOptions = READ_DEFAULTS) -> ReadResult:
     with quiet("pypdf"):
         reader = _open(data)
-        texts, problems = _page_texts(reader, rel)
+        texts, words, problems = pdf_text.page_texts(data, rel)
+        _read_tables(reader, texts, words)
         title = clean_title(_info(reader, "title"))
         author = clean_title(_info(reader, "author"))
         created = _info(reader, "creation_date")
@@ -59,6 +66,8 @@ def read_pdf(path: Path, rel: str, data: bytes, options: ReadOptions = READ_DEFA
     recognised, notes, ocr_problems = _recognise(data, scanned, len(texts), options, rel) if scanned else ({}, (), [])
     for number, page in recognised.items():
         texts[number - 1] = page.text
+        words[number - 1] = pdf_text.page_words(page.text, [(start, end) for start, end, *_ in page.words],
+                                                np.array([box for _, _, *box in page.words], dtype=np.float64))
     pages = []
     offset = 0
     for page_text in texts:
@@ -68,8 +77,6 @@ def read_pdf(path: Path, rel: str, data: bytes, options: ReadOptions = READ_DEFA
     if not text.strip():
         reason = ocr_problems[0].reason if ocr_problems else "OCR found no text on them either: re-scan it or remove it"
         raise UnreadableDocument(f"PDF has no text layer ({len(texts)} page(s) of images, probably scanned): {reason}")
-    boxes = tuple((pages[number - 1] + start, pages[number - 1] + end, number, *box)
-                  for number, page in recognised.items() for start, end, *box in page.words)
     document = Document(
         doc_id=rel,
         path=rel,
@@ -79,9 +86,23 @@ def read_pdf(path: Path, rel: str, data: bytes, options: ReadOptions = READ_DEFA
         date=iso_date(created) if isinstance(created, dt.date) else None,
         pages=tuple(pages),
         notes=notes,
-        boxes=boxes,
     )
-    return ReadResult((document,), tuple(problems + ocr_problems))
+    return ReadResult((document,), tuple(problems + ocr_problems), layouts={rel: pdf_text.layout(words, pages)})
+
+
+def _read_tables(reader: pypdf.PdfReader, texts: list[str], words: list[pdf_text.PageWords]) -> None:
+    """Pages whose words leave column gaps (a table: the text layer joins its cells with single spaces), read again
+    by pypdf in layout mode so that each row is read with its header (``tables.rows_from_layout``); such a page
+    keeps no word boxes."""
+    for index, page_words in enumerate(words):
+        if not pdf_text.has_column_gaps(page_words):
+            continue
+        try:
+            rows = rows_from_layout(reader.pages[index].extract_text(extraction_mode="layout"))
+        except _PARSE_ERRORS + (RecursionError,):
+            rows = None
+        if rows:
+            texts[index], words[index] = rows, pdf_text.NO_WORDS
 
 
 def _recognise(data: bytes, scanned: list[int], page_count: int, options: ReadOptions, rel: str
@@ -141,31 +162,6 @@ def _open(data: bytes) -> pypdf.PdfReader:
     except _PARSE_ERRORS:
         raise UnreadableDocument(_DAMAGED) from None
     return reader
-
-
-def _page_texts(reader: pypdf.PdfReader, rel: str) -> tuple[list[str], list[Problem]]:
-    """One string per page; a page that cannot be read is empty and reported, the rest are kept."""
-    texts, problems = [], []
-    for number, page in enumerate(reader.pages, 1):
-        try:
-            texts.append(_page_text(page))
-        except _PARSE_ERRORS + (RecursionError,) as exc:
-            texts.append("")
-            problems.append(
-                Problem(rel, f"page {number} could not be read ({type(exc).__name__}): its text is left out")
-            )
-    if problems and len(problems) == len(texts):
-        raise UnreadableDocument(_DAMAGED)
-    return texts, problems
-
-
-def _page_text(page: pypdf.PageObject) -> str:
-    """The page's text layer; a page that may hold a table is read again in layout mode, so that each row can be
-    read with its header (``tables.rows_from_layout``) instead of as one cell per line."""
-    text = page.extract_text().replace("\r\n", "\n").replace("\r", "\n")
-    if looks_flattened(text):
-        text = rows_from_layout(page.extract_text(extraction_mode="layout")) or text
-    return text
 
 
 def _info(reader: pypdf.PdfReader, name: str) -> object:

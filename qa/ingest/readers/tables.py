@@ -102,24 +102,6 @@ def table_blocks(name: str, rows: Iterable[tuple[int, Sequence[str]]]) -> tuple[
 
 
 _COLUMN_GAP = re.compile(r"\s{2,}")
-_SHORT_LINE_RUN = 6  # flattened cells: this many short lines in a row make a page worth a layout read
-_SHORT_LINE = 40
-
-
-def looks_flattened(text: str) -> bool:
-    """Whether a page's plain text may hold a table written one cell per line (what a PDF text layer gives).
-
-    >>> looks_flattened("Country\\nDisplaced\\nSyria\\n6.8 million\\nSudan\\n11 million\\n"), looks_flattened("Prose.")
-    (True, False)
-    """
-    run = 0
-    for line in text.splitlines():
-        run = run + 1 if 0 < len(line.strip()) <= _SHORT_LINE else 0
-        if run >= _SHORT_LINE_RUN:
-            return True
-    return False
-
-
 def rows_from_layout(text: str) -> str | None:
     """A page laid out in columns (``pypdf``'s layout mode) with each table read row by row with its header, other
     lines with their spaces collapsed; None when no table is found.

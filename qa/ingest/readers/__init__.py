@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from qa.errors import UnreadableDocument
 from qa.ingest.readers import listing
 from qa.ingest.readers.base import Problem, ReadResult
 
-__all__ = ["SUPPORTED_SUFFIXES", "Problem", "ReadResult", "list_corpus_files", "read_document", "read_path"]
+__all__ = ["SUPPORTED_SUFFIXES", "Problem", "ReadResult", "list_corpus_files", "read_document", "read_path",
+           "reader_name"]
 
 # Each format's module is imported the first time a file of that format is read: a corpus of .jsonl files never
 # pays for lxml, trafilatura, pypdf or python-docx (about half a second of every `qa index`).
@@ -33,6 +35,16 @@ _READERS: dict[str, tuple[str, str]] = {
     ".jsonl": ("jsonl", "read_jsonl"),
 }
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_READERS)
+
+
+def reader_name(path: str | Path) -> str | None:
+    """The reader module a file's suffix picks (``"pdf"``), None for an unsupported type.
+
+    >>> reader_name("reports/q3.PDF"), reader_name("notes.xlsx")
+    ('pdf', None)
+    """
+    entry = _READERS.get(Path(path).suffix.lower())
+    return entry[0] if entry else None
 
 
 def list_corpus_files(root: Path) -> tuple[list[tuple[Path, str]], list[Problem]]:
@@ -56,13 +68,14 @@ def read_document(path: Path, rel: str, data: bytes) -> ReadResult:
     try:
         reader: Callable[[Path, str, bytes], ReadResult] = getattr(
             importlib.import_module(f"qa.ingest.readers.{module}"), function)
-        return reader(Path(path), rel, data)
+        result = reader(Path(path), rel, data)
     except UnreadableDocument:
         raise
     except (Exception, RecursionError) as exc:  # the last line of defence: no library error reaches the user
         raise UnreadableDocument(
             f"could not read this {suffix} file ({type(exc).__name__}: {exc}): re-save it or remove it"
         ) from exc
+    return result if result.reader else replace(result, reader=module)
 
 
 def read_path(path: Path, rel: str) -> ReadResult:

@@ -22,6 +22,7 @@ class Problem:
 
     path: str  # relative to the corpus root (posix)
     reason: str
+    status: str = "unreadable"  # what the ledger records when nothing of the file is indexed (qa.records)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class ReadResult:
 
     documents: tuple[Document, ...]
     problems: tuple[Problem, ...] = ()
+    reader: str = ""  # which reader read it (the ledger's "reader"); read_document fills in the format's module
 
 
 # The line boundaries of ``str.splitlines``.

@@ -48,7 +48,7 @@ def read_pdf(path: Path, rel: str, data: bytes) -> ReadResult:
     if not text.strip():
         raise UnreadableDocument(
             f"PDF has no text layer ({len(texts)} page(s) of images, probably scanned): "
-            "run OCR on it first (e.g. ocrmypdf) and add the OCR'd copy"
+            "run OCR on it first (e.g. ocrmypdf) and add the OCR'd copy", status="needs OCR"
         )
     document = Document(
         doc_id=rel,

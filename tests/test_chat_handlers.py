@@ -126,3 +126,16 @@ def test_an_unexpected_error_is_one_line_for_the_user_and_a_traceback_in_the_ser
     assert caught.value.message == shown
     logged = [r for r in caplog.records if r.exc_info]
     assert len(logged) == 2 and all(r.exc_info[0] is RuntimeError for r in logged)  # the details: server only
+
+
+def test_the_ledger_table_lists_every_file_problems_first(ws: Workspace, tmp_path: Path) -> None:
+    (ws.corpus_dir / "<b>notes&amp;.xlsx").write_bytes(b"PK\x03\x04")
+    list(chat_handlers.rebuild(ws))
+    note, table = chat_handlers.ledger_view(ws)
+    rows = table["value"]
+    assert [row[:2] for row in rows] == [["skipped", "<b>notes&amp;.xlsx"], ["unchanged", "apples.md"],
+                                         ["unchanged", "rivers.txt"], ["unchanged", "stars.txt"]]
+    assert "unsupported file type '.xlsx'" in rows[0][2] and rows[1][3] > 0  # the reason, the chunks
+    assert "4 files: 3 unchanged, 1 skipped" in note and "1 not indexed whole" in note
+    empty_note, empty = chat_handlers.ledger_view(Workspace(tmp_path / "none", tmp_path / "nothing"))
+    assert "no index" in empty_note and empty["value"] == []

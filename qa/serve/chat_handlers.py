@@ -58,6 +58,15 @@ def refresh(workspace: Workspace) -> tuple[str, str, Any]:
     return render_html.header_html(info), render_html.info_html(info), gr.update(choices=choices)
 
 
+def ledger_view(workspace: Workspace) -> tuple[str, Any]:
+    """The line above the ledger table and its rows, for the live generation."""
+    try:
+        ledger = workspace.ledger()
+    except QAError as exc:
+        return render_html.notice_html(str(exc), "info"), gr.update(value=[])
+    return render_html.ledger_summary_html(ledger), gr.update(value=render_html.ledger_rows(ledger.entries))
+
+
 # -- asking --------------------------------------------------------------------------------------------------------
 def ask_question(workspace: Workspace, question: str, history: list, results: dict, k: float, mode: str,
         source: str | None, date_from: str, date_to: str) -> tuple[list, dict, str]:

@@ -55,6 +55,8 @@ class DocumentsTab:
     upload: gr.File
     status: gr.HTML
     info: gr.HTML
+    ledger_note: gr.HTML
+    ledger: gr.Dataframe
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,13 @@ def documents_tab(max_upload_bytes: int) -> DocumentsTab:
         )
         status = gr.HTML("", elem_id="qa-status")
         info = gr.HTML(render_html.info_html(None), elem_id="qa-info")
-    return DocumentsTab(rebuild_button, upload, status, info)
+        ledger_note = gr.HTML("", elem_id="qa-ledger-note")
+        # Sorted by a click on a column's header, filtered by the box above it (type "skipped", a folder, ...).
+        ledger = gr.Dataframe(headers=render_html.LEDGER_HEADERS, interactive=False, show_search="filter",
+                              wrap=True, max_height=520, label="Every file of the corpus, as the last build left it",
+                              datatype=["str", "str", "str", "number", "str", "number", "str"],
+                              column_widths=["9%", "22%", "39%", "7%", "7%", "7%", "9%"], elem_id="qa-ledger")
+    return DocumentsTab(rebuild_button, upload, status, info, ledger_note, ledger)
 
 
 def wire_events(app: gr.Blocks, page: ChatPage, workspace: Workspace) -> None:
@@ -137,11 +145,13 @@ def wire_events(app: gr.Blocks, page: ChatPage, workspace: Workspace) -> None:
     index_outputs = [docs.status, page.head, docs.info, ask.sources]
     index_event = {"concurrency_limit": 1, "concurrency_id": "index", "api_visibility": "private",
                    "show_progress_on": [docs.status]}  # one progress bar, in the status line
-    docs.rebuild_button.click(partial(chat_handlers.rebuild, workspace), None, index_outputs, **index_event)
+    show_ledger = (partial(chat_handlers.ledger_view, workspace), None, [docs.ledger_note, docs.ledger])
+    docs.rebuild_button.click(partial(chat_handlers.rebuild, workspace), None, index_outputs, **index_event
+                              ).then(*show_ledger, api_visibility="private")
     docs.upload.upload(partial(chat_handlers.add_documents, workspace), [docs.upload], [*index_outputs, docs.upload],
-                       **index_event)
+                       **index_event).then(*show_ledger, api_visibility="private")
     app.load(partial(chat_handlers.refresh, workspace), None, [page.head, docs.info, ask.sources],
-             api_visibility="private")
+             api_visibility="private").then(*show_ledger, api_visibility="private")
 
     # subtle: gr.api describes the endpoint from this signature, its type hints and its docstring
     def api_ask(question: str, k: int | None = 5, mode: str | None = None) -> dict:

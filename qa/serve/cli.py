@@ -69,6 +69,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from qa.index.ledger import read_ledger
+    from qa.serve.render_text import ledger_text
+
+    ledger = read_ledger(args.index)
+    entries = ledger.problems if args.problems else ledger.entries
+    if args.json:
+        print(json.dumps({**ledger.to_dict(), "files": [e.to_dict() for e in entries]}, indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(ledger_text(ledger, entries))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no telemetry
     from qa.serve.app import serve
@@ -134,6 +147,17 @@ def _add_ask_arguments(ask: argparse.ArgumentParser) -> None:
     ask.set_defaults(func=cmd_ask)
 
 
+def _add_status_arguments(status: argparse.ArgumentParser) -> None:
+    status.add_argument("--index", type=Path, default=_index_default(),
+                        help="index folder (default: index/ or $QA_INDEX)")
+    status.add_argument("--problems", action="store_true",
+                        help="only the files not indexed whole (skipped, unreadable, too big, needs OCR, ...)")
+    status.add_argument("--json", action="store_true",
+                        help='print {"generation", "built_at", "corpus", "files": [{"file", "status", "reason", '
+                             '"reader", "documents", "chunks", "seconds", "generation"}]}')
+    status.set_defaults(func=cmd_status)
+
+
 def _add_eval_arguments(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("dataset", type=Path, metavar="DATASET")
     ev.add_argument("--index", type=Path, help="index folder (default: index-eval/<dataset> for a BEIR folder, "
@@ -182,6 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ask_arguments(sub.add_parser(
         "ask", help="answer a question from the index",
         description="Show the passages that answer QUESTION, each with its source."))
+    _add_status_arguments(sub.add_parser(
+        "status", help="list every corpus file and what the last build did with it",
+        description="Print the index's ledger: each corpus file's status (indexed, unchanged, skipped, unreadable, "
+                    "too big, needs OCR), the reason, its chunks, the reader and the time it took."))
     _add_eval_arguments(sub.add_parser(
         "eval", help="measure retrieval and answers on a benchmark or a questions file", description=EVAL_DESCRIPTION))
     _add_serve_arguments(sub.add_parser(

@@ -16,8 +16,9 @@ from collections.abc import Iterable
 from html import escape
 from typing import Any
 
-from qa.records import Answer, Passage, Result
-from qa.serve.render_text import location_parts
+from qa.index.ledger import Ledger
+from qa.records import Answer, LedgerEntry, Passage, Result
+from qa.serve.render_text import ledger_summary, location_parts
 
 FOLD_CHARS = 1000  # longer passages fold behind a preview (a typical 200-token passage is 800-1100 chars)
 PREVIEW_CHARS = 420
@@ -199,3 +200,27 @@ def report_html(report: Any, saved: Iterable[str] = (), refused: Iterable[tuple[
         items += [f'<li class="qa-bad">Could not read <code>{escape(p.path)}</code>: {escape(p.reason)}</li>'
                   for p in report.problems]
     return f'<ul class="qa-report">{"".join(items)}</ul>'
+
+
+LEDGER_HEADERS = ["Status", "File", "Reason", "Chunks", "Reader", "Seconds", "Generation"]
+
+
+def ledger_rows(entries: Iterable[LedgerEntry]) -> list[list[Any]]:
+    """The Documents tab's table: one row per corpus file, the files not indexed whole first, then by path.
+
+    Plain values, not HTML: the table shows them as text, so a file name can never be markup.
+
+    >>> ledger_rows([LedgerEntry("a.md", "indexed", chunks=3), LedgerEntry("b.xlsx", "skipped", "unsupported")])
+    [['skipped', 'b.xlsx', 'unsupported', 0, '', 0.0, ''], ['indexed', 'a.md', '', 3, '', 0.0, '']]
+    """
+    ordered = sorted(entries, key=lambda e: (not e.problem, e.path))
+    return [[e.status, e.path, e.reason, e.chunks, e.reader, round(e.seconds, 3), e.generation] for e in ordered]
+
+
+def ledger_summary_html(ledger: Ledger) -> str:
+    """The line above the table: how many files had each outcome in the live generation."""
+    problems = len(ledger.problems)
+    kind = "warning" if problems else "info"
+    tail = (f" {problems} not indexed whole: their reasons are in the table (type a status in its filter box)."
+            if problems else "")
+    return notice_html(f"Ledger of generation {ledger.generation}: {ledger_summary(ledger.entries)}.{tail}", kind)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import textwrap
 
 from qa.index.build import BuildReport
-from qa.records import Passage, Result
+from qa.index.ledger import Ledger
+from qa.records import LedgerEntry, Passage, Result
 
 
 def location_parts(passage: Passage, dash: str = "-") -> list[str]:
@@ -61,4 +62,30 @@ def report_text(report: BuildReport) -> str:
     if report.problems:
         lines.append("Could not read:")
         lines += [f"  {p.path}: {p.reason}" for p in report.problems]
+    return "\n".join(lines) + "\n"
+
+
+def ledger_summary(entries: tuple[LedgerEntry, ...] | list[LedgerEntry]) -> str:
+    """``"5 files: 3 indexed, 1 unchanged, 1 needs OCR"``: how many files had each status, most common first."""
+    counts: dict[str, int] = {}
+    for entry in entries:
+        counts[entry.status] = counts.get(entry.status, 0) + 1
+    parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    return f"{len(entries)} file{'s' if len(entries) != 1 else ''}" + (f": {parts}" if parts else "")
+
+
+def ledger_text(ledger: Ledger, entries: tuple[LedgerEntry, ...], width: int = 100) -> str:
+    """``qa status``: the generation, a count per status, then one line per file and its reason below it."""
+    lines = [f"Generation {ledger.generation}, built {ledger.built_at}" + (f" from {ledger.corpus}" if ledger.corpus
+                                                                           else ""),
+             ledger_summary(ledger.entries) + ".", ""]
+    if not entries:
+        lines.append("No file has a problem." if ledger.entries else "The corpus had no files.")
+        return "\n".join(lines) + "\n"
+    status_width = max(len("status"), *(len(e.status) for e in entries))
+    lines.append(f"{'status':<{status_width}}  {'chunks':>6}  {'reader':<6}  {'seconds':>7}  file")
+    for e in entries:
+        lines.append(f"{e.status:<{status_width}}  {e.chunks:>6}  {e.reader or '-':<6}  {e.seconds:>7.3f}  {e.path}")
+        if e.reason:
+            lines += textwrap.wrap(e.reason, width, initial_indent="    ", subsequent_indent="    ")
     return "\n".join(lines) + "\n"

@@ -17,6 +17,7 @@ from qa.embed.embedders import Embedder, embedder_for
 from qa.errors import IndexBusyError, IndexMissingError, UploadError
 from qa.index import store
 from qa.index.build import BuildReport, build_index
+from qa.index.ledger import Ledger, read_ledger
 from qa.records import Result
 from qa.search.filters import Filters
 from qa.serve.feedback import append_feedback
@@ -73,6 +74,10 @@ class Workspace:
             return None
         assistant.reload_if_changed()
         return assistant.info()
+
+    def ledger(self) -> Ledger:
+        """The live generation's ledger: every corpus file and what the build did with it."""
+        return read_ledger(self.index_dir)
 
     @property
     def building(self) -> bool:

@@ -67,6 +67,24 @@ def ledger_view(workspace: Workspace) -> tuple[str, Any]:
     return render_html.ledger_summary_html(ledger), gr.update(value=render_html.ledger_rows(ledger.entries))
 
 
+def pick_document(event: gr.SelectData) -> str:
+    """A click on a row of the ledger: its file, for "Why wasn't this found?"."""
+    row = event.row_value or []
+    return str(row[1]) if len(row) > 1 else gr.skip()
+
+
+def explain(workspace: Workspace, question: str, doc: str, k: float, source: str | None, date_from: str,
+            date_to: str) -> str:
+    """Why ``doc`` is or is not among the passages shown for ``question``, with the Ask tab's k and filters."""
+    if not (doc or "").strip():
+        return render_html.notice_html("Pick a file in the table (click its row) or type its name.", "info")
+    try:
+        filters = {"source": source or None, "date_from": date_from or None, "date_to": date_to or None}
+        return render_html.explanation_html(workspace.explain(question, doc.strip(), int(k), filters=filters))
+    except Exception as exc:
+        return render_html.notice_html(user_message(exc), "error")
+
+
 # -- asking --------------------------------------------------------------------------------------------------------
 def ask_question(workspace: Workspace, question: str, history: list, results: dict, k: float, mode: str,
         source: str | None, date_from: str, date_to: str) -> tuple[list, dict, str]:

@@ -57,6 +57,10 @@ class DocumentsTab:
     info: gr.HTML
     ledger_note: gr.HTML
     ledger: gr.Dataframe
+    why_question: gr.Textbox
+    why_doc: gr.Textbox
+    why_button: gr.Button
+    why: gr.HTML
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,14 @@ def documents_tab(max_upload_bytes: int) -> DocumentsTab:
                               wrap=True, max_height=520, label="Every file of the corpus, as the last build left it",
                               datatype=["str", "str", "str", "number", "str", "number", "str"],
                               column_widths=["9%", "22%", "39%", "7%", "7%", "7%", "9%"], elem_id="qa-ledger")
-    return DocumentsTab(rebuild_button, upload, status, info, ledger_note, ledger)
+        with gr.Row(equal_height=True, elem_id="qa-why-row"):
+            why_question = gr.Textbox(label="Why wasn't this found? Question", scale=4, max_lines=2,
+                                      elem_id="qa-why-question")
+            why_doc = gr.Textbox(label="Document (click a row above)", scale=2, max_lines=1, elem_id="qa-why-doc")
+            why_button = gr.Button("Explain", scale=0, min_width=110, elem_id="qa-why")
+        why = gr.HTML("", elem_id="qa-why-out")
+    return DocumentsTab(rebuild_button, upload, status, info, ledger_note, ledger, why_question, why_doc,
+                        why_button, why)
 
 
 def wire_events(app: gr.Blocks, page: ChatPage, workspace: Workspace) -> None:
@@ -150,6 +161,11 @@ def wire_events(app: gr.Blocks, page: ChatPage, workspace: Workspace) -> None:
                               ).then(*show_ledger, api_visibility="private")
     docs.upload.upload(partial(chat_handlers.add_documents, workspace), [docs.upload], [*index_outputs, docs.upload],
                        **index_event).then(*show_ledger, api_visibility="private")
+    docs.ledger.select(chat_handlers.pick_document, None, [docs.why_doc], api_visibility="private")
+    why_inputs = [docs.why_question, docs.why_doc, ask.k, ask.sources, ask.date_from, ask.date_to]
+    for trigger in (docs.why_button.click, docs.why_question.submit):
+        trigger(partial(chat_handlers.explain, workspace), why_inputs, [docs.why], concurrency_limit=4,
+                concurrency_id="ask", api_visibility="private")
     app.load(partial(chat_handlers.refresh, workspace), None, [page.head, docs.info, ask.sources],
              api_visibility="private").then(*show_ledger, api_visibility="private")
 

@@ -82,6 +82,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from qa.assistant import Assistant
+    from qa.serve.render_text import explanation_text
+
+    assistant = Assistant.load(args.index)
+    filters = {name: getattr(args, name) for name in ("source", "date_from", "date_to", "path")
+               if getattr(args, name) is not None}
+    explanation = assistant.explain(args.question, args.doc, k=args.k, filters=filters)
+    if args.json:
+        print(json.dumps(explanation.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(explanation_text(explanation))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no telemetry
     from qa.serve.app import serve
@@ -133,18 +148,31 @@ def _add_index_arguments(index: argparse.ArgumentParser) -> None:
 
 
 def _add_ask_arguments(ask: argparse.ArgumentParser) -> None:
+    _add_question_arguments(ask)
+    ask.add_argument("--mode", choices=MODES, help="search mode (default: hybrid, dense vectors + BM25)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.set_defaults(func=cmd_ask)
+
+
+def _add_explain_arguments(explain: argparse.ArgumentParser) -> None:
+    _add_question_arguments(explain)
+    explain.add_argument("--doc", required=True, metavar="DOC_ID",
+                         help="the document: its id (a file's path; path#_id in a .jsonl collection)")
+    explain.add_argument("--json", action="store_true", help="print one JSON object")
+    explain.set_defaults(func=cmd_explain)
+
+
+def _add_question_arguments(ask: argparse.ArgumentParser) -> None:
+    """The question, the index, k and the filters: what `qa ask` and `qa explain` share."""
     ask.add_argument("question", metavar="QUESTION")
     ask.add_argument("--index", type=Path, default=_index_default(),
                      help="index folder (default: index/ or $QA_INDEX)")
     ask.add_argument("-k", default=5, help="number of passages (default: 5)")
-    ask.add_argument("--mode", choices=MODES, help="search mode (default: hybrid, dense vectors + BM25)")
     ask.add_argument("--source", help="only documents whose source label or publisher contains this text")
     ask.add_argument("--from", dest="date_from", metavar="DATE", help="only documents dated on or after DATE "
                      "(YYYY, YYYY-MM or YYYY-MM-DD; undated documents are left out)")
     ask.add_argument("--to", dest="date_to", metavar="DATE", help="only documents dated on or before DATE")
     ask.add_argument("--path", metavar="GLOB", help="only documents whose path matches GLOB (or is under it)")
-    ask.add_argument("--json", action="store_true", help="print one JSON object")
-    ask.set_defaults(func=cmd_ask)
 
 
 def _add_status_arguments(status: argparse.ArgumentParser) -> None:
@@ -206,6 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ask_arguments(sub.add_parser(
         "ask", help="answer a question from the index",
         description="Show the passages that answer QUESTION, each with its source."))
+    _add_explain_arguments(sub.add_parser(
+        "explain", help="say why a document was or was not found for a question",
+        description="Where DOC_ID's best passage ranks for QUESTION in each mode (dense, lexical, hybrid), its "
+                    "dense and lexical scores, and whether a filter or the duplicate collapsing removed it."))
     _add_status_arguments(sub.add_parser(
         "status", help="list every corpus file and what the last build did with it",
         description="Print the index's ledger: each corpus file's status (indexed, unchanged, skipped, unreadable, "

@@ -18,7 +18,8 @@ from typing import Any
 
 from qa.index.ledger import Ledger
 from qa.records import Answer, LedgerEntry, Passage, Result
-from qa.serve.render_text import ledger_summary, location_parts
+from qa.search.explain import Explanation
+from qa.serve.render_text import ledger_summary, location_parts, verdict
 
 FOLD_CHARS = 1000  # longer passages fold behind a preview (a typical 200-token passage is 800-1100 chars)
 PREVIEW_CHARS = 420
@@ -224,3 +225,25 @@ def ledger_summary_html(ledger: Ledger) -> str:
     tail = (f" {problems} not indexed whole: their reasons are in the table (type a status in its filter box)."
             if problems else "")
     return notice_html(f"Ledger of generation {ledger.generation}: {ledger_summary(ledger.entries)}.{tail}", kind)
+
+
+def _score(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def explanation_html(explanation: Explanation) -> str:
+    """"Why wasn't this found?": the document's rank, scores and outcome in each mode, then filter and duplicates."""
+    rows = "".join(
+        f"<tr><td>{escape(m.mode)}</td><td>{f'{m.rank} of {m.ranked}' if m.rank else '-'}</td>"
+        f"<td>{_score(m.score)}</td><td>{_score(m.dense_score)}</td><td>{_score(m.lexical_score)}</td>"
+        f"<td>{escape(verdict(m, explanation))}</td></tr>" for m in explanation.modes)
+    notes = [f"Left out by the filter: {explanation.filtered_out}." if explanation.filtered_out
+             else "No filter leaves it out."]
+    collapsed = sorted({m.collapsed_into for m in explanation.modes if m.collapsed_into})
+    if collapsed:
+        notes.append(f"Its text is collapsed into {', '.join(collapsed)} (shown once, with the other source).")
+    return (f'<div class="qa-explain"><p><b>{escape(explanation.doc_id)}</b> ({escape(explanation.title)}) for '
+            f"<i>{escape(explanation.question)}</i>, {explanation.k} passages shown:</p>"
+            '<table class="qa-docs"><thead><tr><th>Mode</th><th>Rank</th><th>Score</th><th>Dense</th>'
+            f"<th>Lexical</th><th>Outcome</th></tr></thead><tbody>{rows}</tbody></table>"
+            f"<p>{escape(' '.join(notes))}</p></div>")

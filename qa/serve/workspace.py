@@ -19,6 +19,7 @@ from qa.index import store
 from qa.index.build import BuildReport, build_index
 from qa.index.ledger import Ledger, read_ledger
 from qa.records import Result
+from qa.search.explain import Explanation
 from qa.search.filters import Filters
 from qa.serve.feedback import append_feedback
 from qa.serve.uploads import DEFAULT_MAX_BYTES, Saved, check_upload, save_upload
@@ -112,6 +113,15 @@ class Workspace:
             raise IndexMissingError("there is no index yet: add documents in the Documents tab, then ask again")
         assistant.reload_if_changed()
         return assistant.ask(question, k=None if k in (None, "") else k, mode=mode or None, filters=filters)
+
+    def explain(self, question: str, doc: str, k: Any = None,
+                filters: Filters | dict[str, Any] | None = None) -> Explanation:
+        """``Assistant.explain`` on the live generation."""
+        assistant = self.assistant
+        if assistant is None:
+            raise IndexMissingError("there is no index yet: add documents in the Documents tab, then ask again")
+        assistant.reload_if_changed()
+        return assistant.explain(question, doc, k=None if k in (None, "") else k, filters=filters)
 
     # -- uploads and ratings -----------------------------------------------------------------------------------
     def add_files(self, files: list[tuple[Path, str]]) -> tuple[list[Saved], list[tuple[str, str]]]:

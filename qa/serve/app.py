@@ -73,11 +73,15 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 
 
 def serve(index: Path, corpus: Path, *, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None,
-          share: bool = False, max_upload_mb: float = DEFAULT_MAX_BYTES / 2**20, model: str | None = None) -> int:
-    """``qa serve``: build the index first if there is none, then serve the chat until interrupted."""
+          share: bool = False, max_upload_mb: float = DEFAULT_MAX_BYTES / 2**20, model: str | None = None,
+          watch_seconds: float | None = None) -> int:
+    """``qa serve``: build the index first if there is none, then serve the chat until interrupted; with
+    ``watch_seconds``, rebuild once the corpus has been still that long after a change (``qa serve --watch``)."""
     credentials = parse_auth(auth)
     if max_upload_mb <= 0:
         raise SettingsError(f"--max-upload-mb {max_upload_mb} must be above 0")
+    if watch_seconds is not None and watch_seconds <= 0:
+        raise SettingsError(f"--quiet-seconds {watch_seconds} must be above 0")
     max_bytes = int(max_upload_mb * 2**20)
     workspace = Workspace(index, corpus, model=model, max_upload_bytes=max_bytes)
     app = build_app(workspace)
@@ -87,6 +91,10 @@ def serve(index: Path, corpus: Path, *, host: str = "127.0.0.1", port: int = 786
         workspace.warm_up()
     except QAError as exc:
         print(f"qa: warning: {exc}\nqa: serving anyway: add documents or rebuild from the page's Documents tab",
+              file=sys.stderr)
+    if watch_seconds is not None:
+        workspace.watch(watch_seconds)
+        print(f"qa: watching {corpus}: added, changed and removed files are indexed without a command",
               file=sys.stderr)
     try:
         _, url, share_url = launch(app, host=host, port=port, auth=credentials, share=share,

@@ -7,12 +7,13 @@ Paths default to ``corpus/`` and ``index/`` in the current folder; ``QA_CORPUS``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 from pathlib import Path
 
-from qa.errors import QAError
+from qa.errors import QAError, SettingsError
 from qa.settings import DEFAULT, MODES
 
 EXIT_ERROR = 1
@@ -102,7 +103,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from qa.serve.app import serve
 
     return serve(args.index, args.corpus, host=args.host, port=args.port, auth=args.auth or os.environ.get("QA_AUTH"),
-                 share=args.share, max_upload_mb=args.max_upload_mb, model=os.environ.get("QA_MODEL"))
+                 share=args.share, max_upload_mb=args.max_upload_mb, model=os.environ.get("QA_MODEL"),
+                 watch_seconds=args.quiet_seconds if args.watch else None)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    """Bring the index up to date, then rebuild on every change of the corpus until interrupted."""
+    from qa.index.build import build_index
+    from qa.serve.render_text import report_text
+    from qa.serve.watch import CorpusWatcher
+
+    embedder = _embedder(args)
+    if args.quiet_seconds <= 0:
+        raise SettingsError(f"--quiet-seconds {args.quiet_seconds} must be above 0")
+
+    def rebuild():
+        return build_index(args.corpus, args.index, embedder, progress=False)
+
+    def show(state) -> None:
+        print(f"qa: changes: {', '.join(state.last_changes)}", flush=True)
+        print(f"qa: error: {state.error}" if state.error else report_text(state.report), end="", flush=True)
+
+    args.corpus.mkdir(parents=True, exist_ok=True)
+    sys.stdout.write(report_text(rebuild()))
+    print(f"qa: watching {args.corpus} (Ctrl+C stops)", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        CorpusWatcher(args.corpus, rebuild, quiet_seconds=args.quiet_seconds, on_report=show).run()
+    return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -216,7 +243,24 @@ def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--auth", metavar="USER:PASSWORD", help="require this login (default: $QA_AUTH, else none)")
     serve.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
     serve.add_argument("--max-upload-mb", type=float, default=50, help="largest upload accepted (default: 50)")
+    serve.add_argument("--watch", action="store_true",
+                       help="rebuild the index whenever files are added, changed, renamed or removed in the corpus")
+    _add_quiet_argument(serve)
     serve.set_defaults(func=cmd_serve)
+
+
+def _add_quiet_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet-seconds", type=float, default=2.0, metavar="S",
+                        help="with --watch: rebuild once the corpus has not changed for S seconds (default: 2)")
+
+
+def _add_watch_arguments(watch: argparse.ArgumentParser) -> None:
+    watch.add_argument("--corpus", type=Path, default=_corpus_default(),
+                       help="folder to watch (default: corpus/ or $QA_CORPUS)")
+    watch.add_argument("--index", type=Path, default=_index_default(),
+                       help="index folder (default: index/ or $QA_INDEX)")
+    _add_quiet_argument(watch)
+    watch.set_defaults(func=cmd_watch, quiet=True)
 
 
 EVAL_DESCRIPTION = ("Ask every question of DATASET and print nDCG@10, MRR@10, recall, success, answer checks and "
@@ -242,6 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
         "status", help="list every corpus file and what the last build did with it",
         description="Print the index's ledger: each corpus file's status (indexed, unchanged, skipped, unreadable, "
                     "too big, needs OCR), the reason, its chunks, the reader and the time it took."))
+    _add_watch_arguments(sub.add_parser(
+        "watch", help="keep the index up to date with the corpus folder",
+        description="Index the corpus, then rebuild incrementally whenever its files are added, changed, renamed or "
+                    "removed (editors' temporary files are ignored), once they have stopped changing. A `qa serve` "
+                    "of the same index answers from the new generation as soon as it is swapped in."))
     _add_eval_arguments(sub.add_parser(
         "eval", help="measure retrieval and answers on a benchmark or a questions file", description=EVAL_DESCRIPTION))
     _add_serve_arguments(sub.add_parser(

@@ -23,6 +23,7 @@ from qa.search.explain import Explanation
 from qa.search.filters import Filters
 from qa.serve.feedback import append_feedback
 from qa.serve.uploads import DEFAULT_MAX_BYTES, Saved, check_upload, save_upload
+from qa.serve.watch import QUIET_SECONDS, CorpusWatcher
 from qa.settings import DEFAULT, Settings
 
 
@@ -39,6 +40,7 @@ class Workspace:
         self._builder = builder
         self._load_lock = threading.Lock()
         self._build_lock = threading.Lock()
+        self.watcher: CorpusWatcher | None = None
 
     # -- the index ---------------------------------------------------------------------------------------------
     @property
@@ -97,6 +99,14 @@ class Workspace:
         if self.assistant is not None:
             self.assistant.reload_if_changed()
         return report
+
+    def watch(self, quiet_seconds: float = QUIET_SECONDS) -> CorpusWatcher:
+        """Rebuild whenever the corpus folder changes (``qa serve --watch``), in a background thread; questions
+        keep being answered from the live generation until the new one is swapped in."""
+        if self.watcher is None:
+            self.watcher = CorpusWatcher(self.corpus_dir, lambda: self.rebuild(progress=False),
+                                         quiet_seconds=quiet_seconds).start()
+        return self.watcher
 
     def ensure_index(self, *, progress: bool = True) -> BuildReport | None:
         """Build the index from the corpus when there is none yet (the first start)."""

@@ -176,3 +176,24 @@ def test_qa_watch_command(small_corpus: Path, tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         proc.wait(10)
     assert proc.returncode == 0
+
+
+def test_the_page_shows_the_watcher_and_refreshes_after_each_rebuild(watched) -> None:
+    from qa.serve import chat_handlers
+    from qa.serve.chat_page import build_app
+
+    ws, watcher, builder = watched
+    assert build_app(ws) is not None  # the page with its timer builds
+    line, *rest, seen = chat_handlers.watch_view(ws, -1)  # a page that has shown nothing yet: everything
+    assert "Watching" in line and seen == 0 and "rivers.txt" in str(rest[1]["value"])
+    assert chat_handlers.watch_view(ws, 0)[1:6] == (chat_handlers.gr.skip(),) * 5  # nothing new: the line only
+    builder.gate.clear()
+    (ws.corpus_dir / "moss.txt").write_text("Moss\n\nMoss grows on the north side.\n")
+    wait_for(lambda: watcher.state.rebuilding, "the rebuild to start")
+    assert "Rebuilding the index for added moss.txt" in chat_handlers.watch_view(ws, 0)[0]
+    builder.gate.set()
+    wait_for(rebuilt(watcher, 1), "the rebuild to finish")
+    line, _, table, *_, seen = chat_handlers.watch_view(ws, 0)
+    assert "for added moss.txt: Index: 4 documents" in line and "1 added" in line and seen == 1
+    assert "moss.txt" in [row[1] for row in table["value"]]
+    assert chat_handlers.watch_view(Workspace(ws.index_dir, ws.corpus_dir), 0) == (chat_handlers.gr.skip(),) * 7

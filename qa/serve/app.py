@@ -84,6 +84,8 @@ def serve(index: Path, corpus: Path, *, host: str = "127.0.0.1", port: int = 786
         raise SettingsError(f"--quiet-seconds {watch_seconds} must be above 0")
     max_bytes = int(max_upload_mb * 2**20)
     workspace = Workspace(index, corpus, model=model, max_upload_bytes=max_bytes)
+    if watch_seconds is not None:  # before the page is built: the page then polls what the watcher does
+        workspace.watch(watch_seconds)
     app = build_app(workspace)
     try:
         if workspace.ensure_index(progress=True) is not None:
@@ -93,7 +95,6 @@ def serve(index: Path, corpus: Path, *, host: str = "127.0.0.1", port: int = 786
         print(f"qa: warning: {exc}\nqa: serving anyway: add documents or rebuild from the page's Documents tab",
               file=sys.stderr)
     if watch_seconds is not None:
-        workspace.watch(watch_seconds)
         print(f"qa: watching {corpus}: added, changed and removed files are indexed without a command",
               file=sys.stderr)
     try:
@@ -108,5 +109,7 @@ def serve(index: Path, corpus: Path, *, host: str = "127.0.0.1", port: int = 786
     except KeyboardInterrupt:
         pass
     finally:
+        if workspace.watcher is not None:
+            workspace.watcher.stop()
         app.close()
     return 0

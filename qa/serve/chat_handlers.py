@@ -67,6 +67,19 @@ def ledger_view(workspace: Workspace) -> tuple[str, Any]:
     return render_html.ledger_summary_html(ledger), gr.update(value=render_html.ledger_rows(ledger.entries))
 
 
+def watch_view(workspace: Workspace, seen: int) -> tuple:
+    """Every tick while ``qa serve --watch`` runs: the watcher's line, and after each rebuild the ledger, header,
+    index panel and sources again (``seen``: the rebuilds this page has shown)."""
+    watcher = workspace.watcher
+    if watcher is None:
+        return (gr.skip(),) * 7
+    state = watcher.state
+    line = render_html.watch_html(state, str(workspace.corpus_dir))
+    if state.rebuilds == seen:
+        return line, *(gr.skip(),) * 5, seen
+    return line, *ledger_view(workspace), *refresh(workspace), state.rebuilds
+
+
 def pick_document(event: gr.SelectData) -> str:
     """A click on a row of the ledger: its file, for "Why wasn't this found?"."""
     row = event.row_value or []

@@ -28,6 +28,7 @@ SCROLL_TO_QUESTION = """() => { setTimeout(() => {
   while (box && box.scrollHeight <= box.clientHeight) box = box.parentElement;
   if (box) box.scrollTop += last.getBoundingClientRect().top - box.getBoundingClientRect().top - 8;
 }, 80); }"""
+WATCH_TICK_SECONDS = 1.5  # how often a page asks the corpus watcher what it is doing
 SHOW_FIX = "() => setTimeout(() => document.querySelector('#qa-fix')?.scrollIntoView({block: 'nearest'}), 80)"
 
 
@@ -68,6 +69,7 @@ class ChatPage:
     """Every component an event reads or updates, and the per-session state."""
 
     head: gr.HTML
+    watch: gr.HTML  # what the corpus watcher is doing, under the header (qa serve --watch)
     ask: AskTab
     documents: DocumentsTab
     results: gr.State  # chat message index -> Result.to_dict(), for ratings
@@ -166,6 +168,12 @@ def wire_events(app: gr.Blocks, page: ChatPage, workspace: Workspace) -> None:
     for trigger in (docs.why_button.click, docs.why_question.submit):
         trigger(partial(chat_handlers.explain, workspace), why_inputs, [docs.why], concurrency_limit=4,
                 concurrency_id="ask", api_visibility="private")
+    if workspace.watcher is not None:
+        seen = gr.State(-1)
+        gr.Timer(WATCH_TICK_SECONDS).tick(
+            partial(chat_handlers.watch_view, workspace), [seen],
+            [page.watch, docs.ledger_note, docs.ledger, page.head, docs.info, ask.sources, seen],
+            api_visibility="private", show_progress="hidden", queue=False)
     app.load(partial(chat_handlers.refresh, workspace), None, [page.head, docs.info, ask.sources],
              api_visibility="private").then(*show_ledger, api_visibility="private")
 
@@ -182,8 +190,9 @@ def build_app(workspace: Workspace) -> gr.Blocks:
     with gr.Blocks(title="qa · ask your documents", analytics_enabled=False, fill_width=False) as app:
         results, pending = gr.State({}), gr.State(None)
         head = gr.HTML(render_html.header_html(None), elem_id="qa-head")
+        watch = gr.HTML("", elem_id="qa-watch")
         with gr.Tabs():
             ask = ask_tab(workspace.default_mode)
             documents = documents_tab(workspace.max_upload_bytes)
-        wire_events(app, ChatPage(head, ask, documents, results, pending), workspace)
+        wire_events(app, ChatPage(head, watch, ask, documents, results, pending), workspace)
     return app

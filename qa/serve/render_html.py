@@ -12,6 +12,7 @@ Russia withdrew <mark>S-300s in 2022</mark>.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
 from html import escape
 from typing import Any
@@ -20,6 +21,7 @@ from qa.index.ledger import Ledger
 from qa.records import Answer, LedgerEntry, Passage, Result
 from qa.search.explain import Explanation
 from qa.serve.render_text import ledger_summary, location_parts, verdict
+from qa.serve.watch import WatchState
 
 FOLD_CHARS = 1000  # longer passages fold behind a preview (a typical 200-token passage is 800-1100 chars)
 PREVIEW_CHARS = 420
@@ -247,3 +249,30 @@ def explanation_html(explanation: Explanation) -> str:
             '<table class="qa-docs"><thead><tr><th>Mode</th><th>Rank</th><th>Score</th><th>Dense</th>'
             f"<th>Lexical</th><th>Outcome</th></tr></thead><tbody>{rows}</tbody></table>"
             f"<p>{escape(' '.join(notes))}</p></div>")
+
+
+def _changes(changes: tuple[str, ...], most: int = 5) -> str:
+    shown = ", ".join(changes[:most])
+    return shown + (f" and {len(changes) - most:,} more" if len(changes) > most else "")
+
+
+def watch_html(state: WatchState, corpus: str) -> str:
+    """The line under the header while ``qa serve --watch`` runs: what the watcher is doing and what it found."""
+    if not state.watching:
+        return ""
+    if state.rebuilding:
+        return notice_html(f"Rebuilding the index for {_changes(state.rebuilding)}. Questions are answered from the "
+                           "current index meanwhile.", "busy")
+    if state.waiting:
+        return notice_html(f"Noticed {_changes(state.waiting)}: indexing once the files stop changing.", "busy")
+    if state.error:
+        return notice_html(f"The rebuild for {_changes(state.last_changes)} failed: {state.error}. Still answering "
+                           "from the current index.", "error")
+    if state.report is not None:
+        when = time.strftime("%H:%M:%S", time.localtime(state.finished_at)) if state.finished_at else ""
+        problems = f" {len(state.report.problems)} file(s) not indexed: see the Documents tab." \
+            if state.report.problems else ""
+        return notice_html(f"Watching {corpus}. At {when}, for {_changes(state.last_changes)}: "
+                           f"{_index_line(state.report)}{problems}", "info")
+    return notice_html(f"Watching {corpus}: files added, changed or removed there are indexed without a command.",
+                       "info")

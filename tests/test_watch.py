@@ -22,6 +22,7 @@ from qa.embed.embedders import HashingEmbedder
 from qa.index.build import build_index
 from qa.serve.watch import CorpusWatcher, relevant
 from qa.serve.workspace import Workspace
+from tests.conftest import Lines
 
 QUIET = 0.5  # seconds of stillness before a rebuild: short, so the tests are
 DEADLINE = 20.0
@@ -165,13 +166,13 @@ def test_qa_watch_command(small_corpus: Path, tmp_path: Path) -> None:
                "--quiet-seconds", str(QUIET)]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        lines = iter(proc.stdout.readline, "")
-        assert "Indexed 3 documents" in next(lines)
-        assert next(line for line in lines if "qa: watching" in line)
+        lines = Lines(proc.stdout)  # read with a deadline: a hung child fails the test instead of hanging it
+        assert "Indexed 3 documents" in lines.until("Indexed", 60)
+        lines.until("qa: watching", 30)
         time.sleep(0.3)  # subtle: the watch starts a moment after the line
         (small_corpus / "moss.txt").write_text("Moss\n\nMoss grows on the north side.\n")
-        assert next(line for line in lines if line.startswith("qa: changes:")) == "qa: changes: added moss.txt\n"
-        assert "1 added" in next(line for line in lines if line.startswith("Documents:"))
+        assert lines.until("qa: changes:", DEADLINE) == "qa: changes: added moss.txt\n"
+        assert "1 added" in lines.until("Documents:", DEADLINE)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(10)

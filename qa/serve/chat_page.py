@@ -117,7 +117,6 @@ def documents_tab(max_upload_bytes: int) -> DocumentsTab:
             elem_id="qa-upload", height=120,
         )
         status = gr.HTML("", elem_id="qa-status")
-        info = gr.HTML(render_html.info_html(None), elem_id="qa-info")
         ledger_note = gr.HTML("", elem_id="qa-ledger-note")
         # Sorted by a click on a column's header, filtered by the box above it (type "skipped", a folder, ...).
         ledger = gr.Dataframe(headers=render_html.LEDGER_HEADERS, interactive=False, show_search="filter",
@@ -130,6 +129,7 @@ def documents_tab(max_upload_bytes: int) -> DocumentsTab:
             why_doc = gr.Textbox(label="Document (click a row above)", scale=2, max_lines=1, elem_id="qa-why-doc")
             why_button = gr.Button("Explain", scale=0, min_width=110, elem_id="qa-why")
         why = gr.HTML("", elem_id="qa-why-out")
+        info = gr.HTML(render_html.info_html(None), elem_id="qa-info")
     return DocumentsTab(rebuild_button, upload, status, info, ledger_note, ledger, why_question, why_doc,
                         why_button, why)
 

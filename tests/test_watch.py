@@ -198,3 +198,32 @@ def test_the_page_shows_the_watcher_and_refreshes_after_each_rebuild(watched) ->
     assert "for added moss.txt: Index: 4 documents" in line and "1 added" in line and seen == 1
     assert "moss.txt" in [row[1] for row in table["value"]]
     assert chat_handlers.watch_view(Workspace(ws.index_dir, ws.corpus_dir), 0) == (chat_handlers.gr.skip(),) * 7
+
+
+def test_a_rebuild_that_fails_is_shown_and_the_old_index_answers(watched) -> None:
+    ws, watcher, _ = watched
+    for path in list(ws.corpus_dir.iterdir()):
+        path.unlink()
+    wait_for(rebuilt(watcher, 1), "the rebuild after every file was removed")
+    assert "no readable documents" in watcher.state.error and watcher.state.report is None
+    assert ws.ask("Danube", 1).passages[0].path == "rivers.txt"  # the last good generation still answers
+    (ws.corpus_dir / "moss.txt").write_text("Moss\n\nMoss grows on the north side.\n")
+    wait_for(rebuilt(watcher, 2), "the rebuild after a file came back")
+    assert watcher.state.error is None and paths(ws) == {"moss.txt"}
+
+
+def test_changes_wait_while_another_rebuild_runs(watched) -> None:
+    """A rebuild from the page holds the index: the watcher keeps its changes and rebuilds once it is free."""
+    ws, watcher, builder = watched
+    builder.gate.clear()
+    (ws.corpus_dir / "first.txt").write_text("First\n\nThe first document is about ferns.\n")
+    manual = threading.Thread(target=ws.rebuild, kwargs={"progress": False})
+    manual.start()  # before the watcher's quiet time is over: it embeds first.txt, held at the gate
+    wait_for(lambda: ws.building, "the page's rebuild to start")
+    (ws.corpus_dir / "second.txt").write_text("Second\n\nThe second document is about mosses.\n")
+    time.sleep(QUIET * 3)  # what must not happen: a second rebuild at once, or the changes dropped
+    assert watcher.state.rebuilds == 0 and watcher.state.waiting and not watcher.state.rebuilding
+    builder.gate.set()
+    manual.join(DEADLINE)
+    wait_for(rebuilt(watcher, 1), "the watcher's rebuild once the index is free")
+    assert {"first.txt", "second.txt"} <= paths(ws) and watcher.state.error is None

@@ -125,7 +125,7 @@ def _read_file(path: Path, rel: str, previous: Previous, settings: Settings) -> 
     if previous.file_sha.get(rel) == sha and rel in previous.documents_by_path:
         problems = tuple(previous.problems_by_path.get(rel, ()))
         before = previous.ledger.get(rel)
-        entry = LedgerEntry(rel, UNCHANGED, _reasons(problems), reader=before.reader if before else "",
+        entry = LedgerEntry(rel, UNCHANGED, _reasons(problems), reader=before.reader if before else _reader_of(rel),
                             generation=before.generation if before else previous.generation)
         return _FileRead(tuple(previous.documents_by_path[rel]), problems, sha, entry)
     try:

@@ -52,3 +52,12 @@ def test_status_without_an_index_is_one_line(tmp_path: Path, capsys) -> None:
     assert main(["status", "--index", str(tmp_path / "none")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no index" in err and "qa index" in err
+
+
+def test_index_json_carries_the_ledger(indexed: Path, tmp_path: Path, capsys) -> None:
+    corpus = tmp_path / "small"
+    assert main(["index", "--corpus", str(corpus), "--index", str(indexed), "-q", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    statuses = {f["file"]: f["status"] for f in report["files"]}
+    assert statuses["apples.md"] == "unchanged" and statuses["scan.pdf"] == "needs OCR" and len(statuses) == 7
+    assert {p["status"] for p in report["problems"]} == {"skipped", "unreadable", "needs OCR"}

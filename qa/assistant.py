@@ -23,6 +23,7 @@ from qa.embed.embedders import Embedder, query_embedder
 from qa.errors import REBUILD_HINT, IndexCorruptError, QAError, QuestionError
 from qa.index import store
 from qa.records import Document, Passage, Result
+from qa.search.explain import Explanation, explain
 from qa.search.filters import Filters
 from qa.search.searcher import Hit, Searcher
 from qa.settings import DEFAULT, MODES, Settings
@@ -157,6 +158,33 @@ class Assistant:
                    "answer": (answered - done) * 1000}
         return Result(question=question, passages=passages, answer=found, mode=mode, timings_ms=timings,
                       generation=searcher.data.generation)
+
+    def explain(self, question: str, doc: str, k: int | None = None,
+                filters: Filters | dict[str, Any] | None = None) -> Explanation:
+        """Why ``doc`` (a document id, or the path of a file holding one document) is or is not among the ``k``
+        passages ``ask`` shows for ``question``: its rank and scores in every mode, and what filtered or collapsed
+        it (``qa.search.explain``)."""
+        question = check_question(question)
+        k = check_k(self.settings.default_k if k is None else k, self.settings.max_k)
+        if not isinstance(filters, Filters):
+            filters = Filters.from_dict(filters)
+        searcher = self.searcher
+        vector = self.embedder.embed([question])[0]
+        return explain(searcher, question, vector, self.document_index(searcher.data, doc),
+                       self.settings.retrieval, filters, k)
+
+    @staticmethod
+    def document_index(data: store.IndexData, doc: str) -> int:
+        """The row of document ``doc`` (its id, or the path of a file holding one document) in ``data``."""
+        ids = [i for i, d in enumerate(data.documents) if d.doc_id == doc]
+        paths = ids or [i for i, d in enumerate(data.documents) if d.path == doc]
+        if len(paths) == 1:
+            return paths[0]
+        if paths:
+            example = data.documents[paths[0]].doc_id
+            raise QuestionError(f"{doc} holds {len(paths)} documents: name one by its id, e.g. --doc {example!r}")
+        raise QuestionError(f"no document {doc!r} in the index: `qa status` lists the files, `qa ask --json` "
+                            "names each passage's doc_id")
 
     @staticmethod
     def passage(data: store.IndexData, hit: Hit, rank: int) -> Passage:

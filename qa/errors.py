@@ -22,7 +22,15 @@ class CorpusError(QAError):
 
 
 class UnreadableDocument(QAError):
-    """One file cannot be read; the build reports it by name and indexes the rest."""
+    """One file cannot be read; the build reports it by name and indexes the rest.
+
+    ``status`` is what the ingestion ledger records for the file (``qa.records.LEDGER_STATUSES``): ``unreadable``
+    unless the reader knows better (``needs OCR`` for a scan).
+    """
+
+    def __init__(self, message: str, *, status: str = "unreadable"):
+        super().__init__(message)
+        self.status = status
 
 
 class IndexMissingError(QAError):

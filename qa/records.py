@@ -165,3 +165,46 @@ class Result:
             "mode": self.mode,
             "generation": self.generation,
         }
+
+
+# What the ingestion ledger says a build did with a file. Open-ended: a reader may record its own status (an OCR
+# reader, say), and anything but INDEXED and UNCHANGED counts as a problem.
+INDEXED, UNCHANGED = "indexed", "unchanged"
+SKIPPED, UNREADABLE, TOO_BIG, NEEDS_OCR = "skipped", "unreadable", "too big", "needs OCR"
+LEDGER_STATUSES = (INDEXED, UNCHANGED, SKIPPED, UNREADABLE, TOO_BIG, NEEDS_OCR)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One corpus file in the ingestion ledger: what the build did with it, why, and what it cost.
+
+    ``generation`` is the generation that last read the file (for an ``unchanged`` file, an earlier one);
+    ``reason`` is empty for a file indexed whole, else the message the build reported for it.
+
+    >>> entry = LedgerEntry("scan.pdf", NEEDS_OCR, "PDF has no text layer", reader="pdf")
+    >>> entry.problem, LedgerEntry.from_dict(entry.to_dict()) == entry
+    (True, True)
+    """
+
+    path: str
+    status: str
+    reason: str = ""
+    reader: str = ""
+    documents: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    generation: str = ""
+
+    @property
+    def problem(self) -> bool:
+        """Whether the file is not (wholly) in the index: every status but indexed and unchanged, or a reason."""
+        return self.status not in (INDEXED, UNCHANGED) or bool(self.reason)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _with_file_key(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LedgerEntry:
+        data = dict(data)
+        data["path"] = data.pop("file", data.get("path"))
+        return cls(**data)

@@ -126,3 +126,27 @@ def test_an_unexpected_error_is_one_line_for_the_user_and_a_traceback_in_the_ser
     assert caught.value.message == shown
     logged = [r for r in caplog.records if r.exc_info]
     assert len(logged) == 2 and all(r.exc_info[0] is RuntimeError for r in logged)  # the details: server only
+
+
+def test_the_ledger_table_lists_every_file_problems_first(ws: Workspace, tmp_path: Path) -> None:
+    (ws.corpus_dir / "<b>notes&amp;.numbers").write_bytes(b"PK\x03\x04")
+    list(chat_handlers.rebuild(ws))
+    note, table = chat_handlers.ledger_view(ws)
+    rows = table["value"]
+    assert [row[:2] for row in rows] == [["skipped", "<b>notes&amp;.numbers"], ["unchanged", "apples.md"],
+                                         ["unchanged", "rivers.txt"], ["unchanged", "stars.txt"]]
+    assert "unsupported file type '.numbers'" in rows[0][2] and rows[1][3] > 0  # the reason, the chunks
+    assert "4 files: 3 unchanged, 1 skipped" in note and "1 not indexed whole" in note
+    empty_note, empty = chat_handlers.ledger_view(Workspace(tmp_path / "none", tmp_path / "nothing"))
+    assert "no index" in empty_note and empty["value"] == []
+
+
+def test_explain_from_the_documents_tab_uses_the_ask_tabs_filters(ws: Workspace) -> None:
+    html = chat_handlers.explain(ws, DANUBE, "rivers.txt", 5, "", "", "")
+    assert "<b>rivers.txt</b>" in html and "shown at rank 1" in html and "No filter leaves it out." in html
+    filtered = chat_handlers.explain(ws, DANUBE, "rivers.txt", 5, "orchard", "", "")
+    assert "Left out by the filter: source contains &#x27;orchard&#x27;." in filtered
+    assert "qa-error" in chat_handlers.explain(ws, DANUBE, "nope.txt", 5, "", "", "")
+    assert "click its row" in chat_handlers.explain(ws, DANUBE, " ", 5, "", "", "")
+    event = gr.SelectData(None, {"index": [0, 1], "value": "rivers.txt", "row_value": ["indexed", "rivers.txt"]})
+    assert chat_handlers.pick_document(event) == "rivers.txt"

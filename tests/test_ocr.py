@@ -18,6 +18,7 @@ from qa.assistant import Assistant
 from qa.errors import SettingsError, UnreadableDocument
 from qa.index import store
 from qa.index.build import build_index
+from qa.index.ledger import read_ledger
 from qa.ingest.readers import ReadOptions, ReadResult, ocr, read_document
 from qa.records import Document
 from qa.settings import Settings
@@ -95,6 +96,8 @@ def test_a_question_about_the_scanned_page_is_answered_from_that_page(mixed: byt
     assert answer is not None and answer.path == "mixed.pdf" and "repairs" in answer.text
     (doc,) = [d for d in store.load(tmp_path / "index").documents if d.path == "mixed.pdf"]
     assert doc.page_at(answer.start) == 2 and doc.text[answer.start:answer.end] == answer.text
+    (entry,) = [e for e in read_ledger(tmp_path / "index").entries if e.path == "mixed.pdf"]
+    assert entry.status == "indexed" and entry.reason.startswith("OCR (Tesseract ") and "confidence" in entry.reason
 
 
 def test_without_tesseract_the_scan_is_listed_with_the_install_command(mixed: bytes,

@@ -21,12 +21,13 @@ from filelock import FileLock, Timeout
 from qa.embed.cache import EmbeddingCache, text_key
 from qa.embed.embedders import Embedder, ModelInfo
 from qa.errors import IndexBusyError, IndexCorruptError, IndexMissingError
-from qa.index import calibration, layouts, lexical, store, vector_index
+from qa.index import calibration, layouts, ledger, lexical, store, vector_index
 from qa.index.manifest import Counts, IndexEntry, Manifest
 from qa.index.write_errors import index_writes
 from qa.ingest import readers
 from qa.ingest.chunking import chunks_to_embed
 from qa.ingest.corpus import Corpus, Previous, read_corpus
+from qa.records import LedgerEntry
 from qa.settings import DEFAULT, Settings
 
 EMBED_BLOCK = 256  # texts per cache commit
@@ -46,10 +47,12 @@ class BuildReport:
     seconds: float
     generation: str
     notes: tuple[str, ...] = field(default=())
+    ledger: tuple[LedgerEntry, ...] = ()  # every corpus file, by path: what this build did with it
 
     def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if k != "problems"}
-        data["problems"] = [{"path": p.path, "reason": p.reason} for p in self.problems]
+        data = {k: v for k, v in self.__dict__.items() if k not in ("problems", "ledger")}
+        data["problems"] = [{"path": p.path, "reason": p.reason, "status": p.status} for p in self.problems]
+        data["files"] = [e.to_dict() for e in self.ledger]
         return data
 
 
@@ -75,7 +78,8 @@ def _previous_read(prev: store.IndexData | None) -> Previous | None:
     """What the previous generation read, so that files with the same bytes are not parsed again."""
     if prev is None:
         return None
-    return Previous(prev.documents, prev.manifest.file_sha256, prev.manifest.problems, prev.layouts)
+    return Previous(prev.documents, prev.manifest.file_sha256, prev.manifest.problems, prev.layouts,
+                    ledger=ledger.read_entries(prev.path), generation=prev.generation)
 
 
 def build_index(
@@ -140,6 +144,7 @@ def _nothing_to_write(prev: store.IndexData, corpus: Corpus, settings: Settings,
     manifest = prev.manifest
     return (corpus.by_id == manifest.document_fingerprints and manifest.file_sha256 == corpus.file_sha
             and corpus.layouts.keys() == prev.layouts.keys()
+            and manifest.problems == tuple(corpus.problems)  # a file refused anew is a new ledger entry
             and manifest.search == _search_entry(settings)
             and manifest.index.spec == vector_index.choose_spec(len(prev.chunks), requested))
 
@@ -243,16 +248,17 @@ def _manifest(corpus_dir: Path, corpus: Corpus, embedder: Embedder, settings: Se
     )
 
 
-def _write(index_dir: Path, manifest: Manifest, corpus: Corpus, chunks: store.ChunkTable,
-           vectors: np.ndarray, faiss_index: Any, settings: Settings) -> Path:
-    """Write the generation: vectors, their FAISS index, chunks, documents, BM25, the calibration and the PDFs'
-    word boxes."""
+def _write(index_dir: Path, manifest: Manifest, corpus: Corpus, chunks: store.ChunkTable, vectors: np.ndarray,
+           faiss_index: Any, settings: Settings, entries: list[LedgerEntry], name: str) -> Path:
+    """Write the generation ``name``: vectors, their FAISS index, chunks, documents, BM25, the calibration, the
+    PDFs' word boxes and the ledger."""
     documents = corpus.documents
     # BM25 and the score calibration are rebuilt with every generation (about a second for SciFact): always in step.
-    search_files = (lexical.index_files(lexical.lexical_texts(documents, chunks), settings.lexical)
-                    | calibration.index_files(vectors) | layouts.index_files(documents, corpus.layouts))
+    extra_files = (lexical.index_files(lexical.lexical_texts(documents, chunks), settings.lexical)
+                   | calibration.index_files(vectors) | layouts.index_files(documents, corpus.layouts)
+                   | {ledger.LEDGER_FILE: ledger.ledger_bytes(entries)})
     return store.write_generation(index_dir, manifest=manifest, documents=documents, chunks=chunks,
-                                  vectors=vectors, faiss_index=faiss_index, extra_files=search_files)
+                                  vectors=vectors, faiss_index=faiss_index, extra_files=extra_files, name=name)
 
 
 def _build_locked(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Settings, full: bool,
@@ -269,6 +275,7 @@ def _build_locked(corpus_dir: Path, index_dir: Path, embedder: Embedder, setting
             documents=len(corpus.documents), chunks=len(prev.chunks), chunks_embedded=0,
             chunks_reused=len(prev.chunks), seconds=round(time.perf_counter() - started, 3),
             generation=prev.generation, notes=(note,) if note else (),
+            ledger=tuple(ledger.completed(corpus.ledger, prev.documents, prev.chunks.doc, prev.generation)),
         )
 
     plan = _plan(corpus, prev, embedder, settings)
@@ -282,14 +289,16 @@ def _build_locked(corpus_dir: Path, index_dir: Path, embedder: Embedder, setting
     spec = vector_index.choose_spec(len(vectors), requested)
     faiss_index = vector_index.build(vectors, spec)
     manifest = _manifest(corpus_dir, corpus, embedder, settings, spec, requested, len(vectors), started)
-    gen = _write(index_dir, manifest, corpus, chunks, vectors, faiss_index, settings)
+    name = store.new_generation_name(index_dir)
+    entries = ledger.completed(corpus.ledger, corpus.documents, chunks.doc, name)
+    gen = _write(index_dir, manifest, corpus, chunks, vectors, faiss_index, settings, entries, name)
     changes = _what_changed(corpus.by_id, prev)
     return BuildReport(
         added=changes.added, changed=changes.changed, removed=changes.removed, unchanged=changes.unchanged,
         problems=tuple(corpus.problems), documents=len(corpus.documents), chunks=len(vectors),
         chunks_embedded=embedded, chunks_reused=plan.reused + cache_hits,
         seconds=round(time.perf_counter() - started, 3), generation=gen.name,
-        notes=tuple(n for n in (note, cache.note) if n),
+        notes=tuple(n for n in (note, cache.note) if n), ledger=tuple(entries),
     )
 
 

@@ -116,7 +116,7 @@ class Manifest:
             "build_seconds": self.build_seconds,
             "documents": self.document_fingerprints,
             "file_sha256": self.file_sha256,
-            "problems": [{"path": p.path, "reason": p.reason} for p in self.problems],
+            "problems": [{"path": p.path, "reason": p.reason, "status": p.status} for p in self.problems],
             "format_version": self.format_version,
             "files": {name: meta.to_dict() for name, meta in self.files.items()},
         }
@@ -145,7 +145,8 @@ class Manifest:
             build_seconds=data.get("build_seconds"),
             document_fingerprints=data.get("documents", {}),
             file_sha256=data.get("file_sha256", {}),
-            problems=tuple(Problem(p["path"], p["reason"]) for p in data.get("problems", [])),
+            problems=tuple(Problem(p["path"], p["reason"], p.get("status", "unreadable"))
+                           for p in data.get("problems", [])),
             format_version=data["format_version"],
             files={name: FileChecksum.from_dict(meta) for name, meta in data["files"].items()},
             extra={k: v for k, v in data.items() if k not in _KEYS},

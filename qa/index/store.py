@@ -4,7 +4,7 @@ Layout of an index folder::
 
     index/CURRENT                      name of the live generation (replaced with os.replace: atomic)
     index/generations/g-<n>-<time>/    manifest.json, vectors.faiss, vectors.npy, chunks.npz, documents.jsonl,
-                                       layouts.npz (PDF word boxes), lexical/, calibration/
+                                       layouts.npz (PDF word boxes), lexical/, calibration/, ledger.jsonl
     index/cache/embeddings.sqlite      embedding cache shared by all generations
     index/build.lock                   held while a build runs
 
@@ -200,10 +200,13 @@ def write_generation(
     vectors: np.ndarray,
     faiss_index: Any,
     extra_files: dict[str, bytes] | None = None,
+    name: str | None = None,
 ) -> Path:
     """Write a complete generation under a temporary name, fsync it, then make it live atomically.
 
     ``manifest`` is written with this qa's format version and the checksum of every file written (its ``files``).
+    ``name`` is the generation's name when the caller needed it first (``new_generation_name``, under the build
+    lock), else a new one.
     """
     root = index_dir / GENERATIONS
     root.mkdir(parents=True, exist_ok=True)
@@ -212,7 +215,7 @@ def write_generation(
     try:
         _write_data(tmp, documents, chunks, vectors, faiss_index, extra_files or {})
         _write_manifest_and_sync(tmp, manifest)
-        final = root / f"g-{_next_number(root):06d}-{time.strftime('%Y%m%dT%H%M%S')}"
+        final = root / (name or new_generation_name(index_dir))
         os.rename(tmp, final)
         _fsync_dir(root)
     except BaseException:
@@ -302,8 +305,14 @@ def _write_faiss(faiss_index: Any, path: Path) -> None:
             del writer
 
 
+def new_generation_name(index_dir: Path) -> str:
+    """The name the next generation written in ``index_dir`` gets: ``g-<n>-<time>``, n one above the highest."""
+    return f"g-{_next_number(Path(index_dir) / GENERATIONS):06d}-{time.strftime('%Y%m%dT%H%M%S')}"
+
+
 def _next_number(root: Path) -> int:
-    numbers = [int(p.name.split("-")[1]) for p in root.glob("g-*") if p.name.split("-")[1].isdigit()]
+    numbers = [int(p.name.split("-")[1]) for p in root.glob("g-*") if p.name.split("-")[1].isdigit()
+               ] if root.is_dir() else []
     return max(numbers, default=0) + 1
 
 

@@ -3,33 +3,38 @@
 Every file is listed, checked against the size limits, hashed and parsed by the reader for its format; a file that
 cannot be read becomes a ``Problem`` naming it and the reason, and the rest is read. A file whose sha256 equals the
 one the previous build recorded is not parsed again: its documents (and the problems found in it) come from
-``Previous``. Documents come back sorted by id, each with a fingerprint of everything the index keeps of it.
+``Previous``. Documents come back sorted by id, each with a fingerprint of everything the index keeps of it, and
+the ledger: one ``LedgerEntry`` per file listed (read, unchanged or refused, with the reason, the reader and the time
+it took), which the build completes with chunk counts and the generation.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
 from qa.errors import CorpusError, UnreadableDocument
 from qa.ingest import readers
 from qa.ingest.layout import TextLayout
-from qa.records import Document
+from qa.records import INDEXED, TOO_BIG, UNCHANGED, UNREADABLE, Document, LedgerEntry
 from qa.settings import DEFAULT, Settings
 
 
 @dataclass(frozen=True)
 class Previous:
-    """What the previous build read: its documents by file, the files' sha256, the problems found in them and
-    the PDFs' layouts."""
+    """What the previous build read: its documents by file, the files' sha256, the problems found in them, the
+    PDFs' layouts and its ledger."""
 
     documents: list[Document] = field(default_factory=list)
     file_sha: dict[str, str] = field(default_factory=dict)
     problems: tuple[readers.Problem, ...] = ()
     layouts: dict[str, TextLayout] = field(default_factory=dict)
+    ledger: dict[str, LedgerEntry] = field(default_factory=dict)  # its ledger by path (empty before ledgers)
+    generation: str = ""  # its name: where an unchanged file was read, when its ledger does not say
 
     @cached_property
     def documents_by_path(self) -> dict[str, list[Document]]:
@@ -55,6 +60,7 @@ class Corpus:
     file_sha: dict[str, str]  # corpus file -> sha256 of its bytes
     fingerprints: list[str]  # one per document, in order
     layouts: dict[str, TextLayout] = field(default_factory=dict)  # doc_id -> where its words are (PDFs)
+    ledger: list[LedgerEntry] = field(default_factory=list)  # one per file, by path; chunks and generation unset
 
     @cached_property
     def by_id(self) -> dict[str, str]:
@@ -68,7 +74,7 @@ def document_fingerprint(doc: Document) -> str:
 
 def read_corpus(corpus: Path, previous: Previous | None = None, settings: Settings = DEFAULT) -> Corpus:
     """Every readable document of ``corpus``, or ``CorpusError`` when not one is readable."""
-    documents, problems, file_sha, layouts = _read_files(corpus, previous or Previous(), settings)
+    documents, problems, file_sha, layouts, ledger = _read_files(corpus, previous or Previous(), settings)
     if not documents:
         unread = ""
         if problems:
@@ -78,48 +84,81 @@ def read_corpus(corpus: Path, previous: Previous | None = None, settings: Settin
             f": add {', '.join(sorted(readers.SUPPORTED_SUFFIXES))} files; the existing index was left as it was"
         )
     documents.sort(key=lambda d: d.doc_id)
-    return Corpus(documents, problems, file_sha, [document_fingerprint(d) for d in documents], layouts)
+    return Corpus(documents, problems, file_sha, [document_fingerprint(d) for d in documents], layouts, ledger)
 
 
 def _read_files(corpus: Path, previous: Previous, settings: Settings
-                ) -> tuple[list[Document], list[readers.Problem], dict[str, str], dict[str, TextLayout]]:
+                ) -> tuple[list[Document], list[readers.Problem], dict[str, str], dict[str, TextLayout],
+                           list[LedgerEntry]]:
     files, problems = readers.list_corpus_files(corpus)
     options = readers.ReadOptions(ocr_languages=settings.ocr_languages)
+    ledger = [LedgerEntry(p.path, p.status, p.reason) for p in problems]  # refused by the listing, unopened
     documents: list[Document] = []
     file_sha: dict[str, str] = {}
     layouts: dict[str, TextLayout] = {}
     for path, rel in files:
-        try:
-            if reason := _too_big(path, settings):
-                problems.append(readers.Problem(rel, reason))
-                continue
-            data = path.read_bytes()
-        except OSError as exc:
-            problems.append(readers.Problem(rel, f"cannot read file ({exc.strerror or exc}): check its permissions"))
-            continue
-        sha = hashlib.sha256(data).hexdigest()
-        if previous.file_sha.get(rel) == sha and _reusable(rel, previous):
-            documents.extend(previous.documents_by_path[rel])
-            layouts.update({d.doc_id: previous.layouts[d.doc_id] for d in previous.documents_by_path[rel]
-                            if d.doc_id in previous.layouts})
-            problems.extend(previous.problems_by_path.get(rel, ()))
-            file_sha[rel] = sha
-            continue
-        try:
-            result = readers.read_document(path, rel, data, options)
-        except UnreadableDocument as exc:
-            problems.append(readers.Problem(rel, str(exc)))
-            continue
-        for doc in result.documents:
-            if reason := _too_long(doc, settings):
-                problems.append(readers.Problem(rel, reason))
-            else:
-                documents.append(doc)
-                if doc.doc_id in result.layouts:
-                    layouts[doc.doc_id] = result.layouts[doc.doc_id]
-        problems.extend(result.problems)
-        file_sha[rel] = sha
-    return documents, problems, file_sha, layouts
+        started = time.perf_counter()
+        read = _read_file(path, rel, previous, settings, options)
+        documents.extend(read.documents)
+        layouts.update(read.layouts)
+        problems.extend(read.problems)
+        if read.sha:
+            file_sha[rel] = read.sha
+        ledger.append(replace(read.entry, documents=len(read.documents),
+                              seconds=round(time.perf_counter() - started, 4)))
+    ledger.sort(key=lambda e: e.path)
+    return documents, problems, file_sha, layouts, ledger
+
+
+@dataclass(frozen=True)
+class _FileRead:
+    """One corpus file as this build read it; ``sha`` is empty when its bytes were not read."""
+
+    documents: tuple[Document, ...]
+    problems: tuple[readers.Problem, ...]
+    sha: str
+    entry: LedgerEntry  # its documents and seconds are filled in by the caller
+    layouts: dict[str, TextLayout] = field(default_factory=dict)  # doc_id -> where its words are (PDFs)
+
+
+def _read_file(path: Path, rel: str, previous: Previous, settings: Settings,
+               options: readers.ReadOptions) -> _FileRead:
+    try:
+        if reason := _too_big(path, settings):
+            return _FileRead((), (readers.Problem(rel, reason, TOO_BIG),), "", LedgerEntry(rel, TOO_BIG, reason))
+        data = path.read_bytes()
+    except OSError as exc:
+        reason = f"cannot read file ({exc.strerror or exc}): check its permissions"
+        return _FileRead((), (readers.Problem(rel, reason),), "", LedgerEntry(rel, UNREADABLE, reason))
+    sha = hashlib.sha256(data).hexdigest()
+    if previous.file_sha.get(rel) == sha and _reusable(rel, previous):
+        problems = tuple(previous.problems_by_path.get(rel, ()))
+        before = previous.ledger.get(rel)
+        entry = LedgerEntry(rel, UNCHANGED, _reasons(problems), reader=before.reader if before else _reader_of(rel),
+                            generation=before.generation if before else previous.generation)
+        kept = tuple(previous.documents_by_path[rel])
+        return _FileRead(kept, problems, sha, entry,
+                         {d.doc_id: previous.layouts[d.doc_id] for d in kept if d.doc_id in previous.layouts})
+    try:
+        result = readers.read_document(path, rel, data, options)
+    except UnreadableDocument as exc:
+        problem = readers.Problem(rel, str(exc), exc.status)
+        return _FileRead((), (problem,), "", LedgerEntry(rel, exc.status, str(exc), reader=_reader_of(rel)))
+    documents, problems = [], []
+    for doc in result.documents:
+        if reason := _too_long(doc, settings):
+            problems.append(readers.Problem(rel, reason, TOO_BIG))
+        else:
+            documents.append(doc)
+    problems.extend(result.problems)
+    # A file of which nothing is indexed takes its first problem's status; one partly indexed is indexed, with
+    # what was left out as the reason.
+    status = INDEXED if documents else (problems[0].status if problems else UNREADABLE)
+    # How the reader got the text (``OCR (Tesseract …) of page(s) 2, confidence 93``) goes in the ledger too.
+    notes = "; ".join(note for doc in documents for note in doc.notes)
+    entry = LedgerEntry(rel, status, "; ".join(filter(None, (notes, _reasons(problems)))), reader=result.reader)
+    return _FileRead(tuple(documents), tuple(problems), sha, entry,
+                     {d.doc_id: result.layouts[d.doc_id] for d in documents if d.doc_id in result.layouts})
 
 
 def _reusable(rel: str, previous: Previous) -> bool:
@@ -129,6 +168,16 @@ def _reusable(rel: str, previous: Previous) -> bool:
     if not docs:
         return False
     return not rel.lower().endswith(".pdf") or all(d.doc_id in previous.layouts for d in docs)
+
+
+def _reasons(problems: tuple[readers.Problem, ...] | list[readers.Problem]) -> str:
+    """Every problem found in one file, as one line."""
+    return "; ".join(p.reason for p in problems)
+
+
+def _reader_of(rel: str) -> str:
+    """The reader a file's suffix picks (recorded even when that reader refused the file)."""
+    return readers.reader_name(rel) or ""
 
 
 def _too_big(path: Path, settings: Settings) -> str | None:

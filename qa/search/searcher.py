@@ -117,24 +117,33 @@ class Searcher:
                filters: Filters | None = None) -> list[Hit]:
         allowed = self.row_mask(filters)
         available = len(self.data.chunks) if allowed is None else int(allowed.sum())
+        vector = vector if mode in ("dense", "hybrid") else None
         bm25 = self.lexical.scores(question) if mode in ("lexical", "hybrid") else None
         calibrate = mode == "hybrid" and settings.normaliser == "corpus"
         bm25_z = zscores(bm25) if calibrate else None
         depth = max(settings.depth, 3 * k)
         while True:
-            runs, truncated = [], False
-            if mode in ("dense", "hybrid"):
-                runs.append(self.dense(vector, depth, allowed))
-                truncated |= len(runs[-1][0]) >= depth
-            if bm25 is not None:
-                runs.append(self.lexical_run(bm25, depth, allowed))
-                truncated |= len(runs[-1][0]) >= depth
-            if calibrate:
-                runs = self._calibrated(runs, vector, bm25_z)
-            hits = self._select(self._fuse(runs, settings), k, settings)
+            run, truncated = self.chunk_run(vector, bm25, bm25_z, depth, allowed, settings)
+            hits = self._select(run, k, settings)
             if len(hits) >= k or not truncated or depth >= available:
                 return hits
             depth *= 4
+
+    def chunk_run(self, vector: np.ndarray | None, bm25: np.ndarray | None, bm25_z: np.ndarray | None, depth: int,
+                  allowed: np.ndarray | None, settings: RetrievalSettings) -> tuple[Run, bool]:
+        """Chunk rows ranked best first by the mode these arguments make: dense with ``vector``, lexical with
+        ``bm25`` (every chunk's BM25 score), hybrid with both, calibrated when ``bm25_z`` is given; the top
+        ``depth`` of each, and whether either was cut at that depth."""
+        runs, truncated = [], False
+        if vector is not None:
+            runs.append(self.dense(vector, depth, allowed))
+            truncated |= len(runs[-1][0]) >= depth
+        if bm25 is not None:
+            runs.append(self.lexical_run(bm25, depth, allowed))
+            truncated |= len(runs[-1][0]) >= depth
+        if bm25_z is not None and vector is not None:
+            runs = self._calibrated(runs, vector, bm25_z)
+        return self._fuse(runs, settings), truncated
 
     def _calibrated(self, runs: list[Run], vector: np.ndarray, bm25_z: np.ndarray) -> list[Run]:
         """Both runs over the union of their candidates, as z-scores against the whole corpus.

@@ -73,13 +73,19 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 
 
 def serve(index: Path, corpus: Path, *, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None,
-          share: bool = False, max_upload_mb: float = DEFAULT_MAX_BYTES / 2**20, model: str | None = None) -> int:
-    """``qa serve``: build the index first if there is none, then serve the chat until interrupted."""
+          share: bool = False, max_upload_mb: float = DEFAULT_MAX_BYTES / 2**20, model: str | None = None,
+          watch_seconds: float | None = None) -> int:
+    """``qa serve``: build the index first if there is none, then serve the chat until interrupted; with
+    ``watch_seconds``, rebuild once the corpus has been still that long after a change (``qa serve --watch``)."""
     credentials = parse_auth(auth)
     if max_upload_mb <= 0:
         raise SettingsError(f"--max-upload-mb {max_upload_mb} must be above 0")
+    if watch_seconds is not None and watch_seconds <= 0:
+        raise SettingsError(f"--quiet-seconds {watch_seconds} must be above 0")
     max_bytes = int(max_upload_mb * 2**20)
     workspace = Workspace(index, corpus, model=model, max_upload_bytes=max_bytes)
+    if watch_seconds is not None:  # before the page is built: the page then polls what the watcher does
+        workspace.watch(watch_seconds)
     app = build_app(workspace)
     try:
         if workspace.ensure_index(progress=True) is not None:
@@ -87,6 +93,9 @@ def serve(index: Path, corpus: Path, *, host: str = "127.0.0.1", port: int = 786
         workspace.warm_up()
     except QAError as exc:
         print(f"qa: warning: {exc}\nqa: serving anyway: add documents or rebuild from the page's Documents tab",
+              file=sys.stderr)
+    if watch_seconds is not None:
+        print(f"qa: watching {corpus}: added, changed and removed files are indexed without a command",
               file=sys.stderr)
     try:
         _, url, share_url = launch(app, host=host, port=port, auth=credentials, share=share,
@@ -100,5 +109,7 @@ def serve(index: Path, corpus: Path, *, host: str = "127.0.0.1", port: int = 786
     except KeyboardInterrupt:
         pass
     finally:
+        if workspace.watcher is not None:
+            workspace.watcher.stop()
         app.close()
     return 0

@@ -58,6 +58,46 @@ def refresh(workspace: Workspace) -> tuple[str, str, Any]:
     return render_html.header_html(info), render_html.info_html(info), gr.update(choices=choices)
 
 
+def ledger_view(workspace: Workspace) -> tuple[str, Any]:
+    """The line above the ledger table and its rows, for the live generation."""
+    try:
+        ledger = workspace.ledger()
+    except QAError as exc:
+        return render_html.notice_html(str(exc), "info"), gr.update(value=[])
+    return render_html.ledger_summary_html(ledger), gr.update(value=render_html.ledger_rows(ledger.entries))
+
+
+def watch_view(workspace: Workspace, seen: int) -> tuple:
+    """Every tick while ``qa serve --watch`` runs: the watcher's line, and after each rebuild the ledger, header,
+    index panel and sources again (``seen``: the rebuilds this page has shown)."""
+    watcher = workspace.watcher
+    if watcher is None:
+        return (gr.skip(),) * 7
+    state = watcher.state
+    line = render_html.watch_html(state, str(workspace.corpus_dir))
+    if state.rebuilds == seen:
+        return line, *(gr.skip(),) * 5, seen
+    return line, *ledger_view(workspace), *refresh(workspace), state.rebuilds
+
+
+def pick_document(event: gr.SelectData) -> str:
+    """A click on a row of the ledger: its file, for "Why wasn't this found?"."""
+    row = event.row_value or []
+    return str(row[1]) if len(row) > 1 else gr.skip()
+
+
+def explain(workspace: Workspace, question: str, doc: str, k: float, source: str | None, date_from: str,
+            date_to: str) -> str:
+    """Why ``doc`` is or is not among the passages shown for ``question``, with the Ask tab's k and filters."""
+    if not (doc or "").strip():
+        return render_html.notice_html("Pick a file in the table (click its row) or type its name.", "info")
+    try:
+        filters = {"source": source or None, "date_from": date_from or None, "date_to": date_to or None}
+        return render_html.explanation_html(workspace.explain(question, doc.strip(), int(k), filters=filters))
+    except Exception as exc:
+        return render_html.notice_html(user_message(exc), "error")
+
+
 # -- asking --------------------------------------------------------------------------------------------------------
 def ask_question(workspace: Workspace, question: str, history: list, results: dict, k: float, mode: str,
         source: str | None, date_from: str, date_to: str) -> tuple[list, dict, str]:

@@ -28,6 +28,7 @@ SCROLL_TO_QUESTION = """() => { setTimeout(() => {
   while (box && box.scrollHeight <= box.clientHeight) box = box.parentElement;
   if (box) box.scrollTop += last.getBoundingClientRect().top - box.getBoundingClientRect().top - 8;
 }, 80); }"""
+WATCH_TICK_SECONDS = 1.5  # how often a page asks the corpus watcher what it is doing
 SHOW_FIX = "() => setTimeout(() => document.querySelector('#qa-fix')?.scrollIntoView({block: 'nearest'}), 80)"
 # An answer's "open" links (render_html.open_link) are plain links in the sanitised chat: one listener on the page
 # hands the link's request to the hidden viewer event instead of following it.
@@ -110,6 +111,12 @@ class DocumentsTab:
     upload: gr.File
     status: gr.HTML
     info: gr.HTML
+    ledger_note: gr.HTML
+    ledger: gr.Dataframe
+    why_question: gr.Textbox
+    why_doc: gr.Textbox
+    why_button: gr.Button
+    why: gr.HTML
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,7 @@ class ChatPage:
     """Every component an event reads or updates, and the per-session state."""
 
     head: gr.HTML
+    watch: gr.HTML  # what the corpus watcher is doing, under the header (qa serve --watch)
     ask: AskTab
     documents: DocumentsTab
     results: gr.State  # chat message index -> Result.to_dict(), for ratings and the viewer
@@ -169,8 +177,21 @@ def documents_tab(max_upload_bytes: int) -> DocumentsTab:
             elem_id="qa-upload", height=120,
         )
         status = gr.HTML("", elem_id="qa-status")
+        ledger_note = gr.HTML("", elem_id="qa-ledger-note")
+        # Sorted by a click on a column's header, filtered by the box above it (type "skipped", a folder, ...).
+        ledger = gr.Dataframe(headers=render_html.LEDGER_HEADERS, interactive=False, show_search="filter",
+                              wrap=True, max_height=520, label="Every file of the corpus, as the last build left it",
+                              datatype=["str", "str", "str", "number", "str", "number", "str"],
+                              column_widths=["9%", "22%", "39%", "7%", "7%", "7%", "9%"], elem_id="qa-ledger")
+        with gr.Row(equal_height=True, elem_id="qa-why-row"):
+            why_question = gr.Textbox(label="Why wasn't this found? Question", scale=4, max_lines=2,
+                                      elem_id="qa-why-question")
+            why_doc = gr.Textbox(label="Document (click a row above)", scale=2, max_lines=1, elem_id="qa-why-doc")
+            why_button = gr.Button("Explain", scale=0, min_width=110, elem_id="qa-why")
+        why = gr.HTML("", elem_id="qa-why-out")
         info = gr.HTML(render_html.info_html(None), elem_id="qa-info")
-    return DocumentsTab(rebuild_button, upload, status, info)
+    return DocumentsTab(rebuild_button, upload, status, info, ledger_note, ledger, why_question, why_doc,
+                        why_button, why)
 
 
 def wire_events(app: gr.Blocks, page: ChatPage, workspace: Workspace) -> None:
@@ -197,11 +218,24 @@ def wire_events(app: gr.Blocks, page: ChatPage, workspace: Workspace) -> None:
     index_outputs = [docs.status, page.head, docs.info, ask.sources]
     index_event = {"concurrency_limit": 1, "concurrency_id": "index", "api_visibility": "private",
                    "show_progress_on": [docs.status]}  # one progress bar, in the status line
-    docs.rebuild_button.click(partial(chat_handlers.rebuild, workspace), None, index_outputs, **index_event)
+    show_ledger = (partial(chat_handlers.ledger_view, workspace), None, [docs.ledger_note, docs.ledger])
+    docs.rebuild_button.click(partial(chat_handlers.rebuild, workspace), None, index_outputs, **index_event
+                              ).then(*show_ledger, api_visibility="private")
     docs.upload.upload(partial(chat_handlers.add_documents, workspace), [docs.upload], [*index_outputs, docs.upload],
-                       **index_event)
+                       **index_event).then(*show_ledger, api_visibility="private")
+    docs.ledger.select(chat_handlers.pick_document, None, [docs.why_doc], api_visibility="private")
+    why_inputs = [docs.why_question, docs.why_doc, ask.k, ask.sources, ask.date_from, ask.date_to]
+    for trigger in (docs.why_button.click, docs.why_question.submit):
+        trigger(partial(chat_handlers.explain, workspace), why_inputs, [docs.why], concurrency_limit=4,
+                concurrency_id="ask", api_visibility="private")
+    if workspace.watcher is not None:
+        seen = gr.State(-1)
+        gr.Timer(WATCH_TICK_SECONDS).tick(
+            partial(chat_handlers.watch_view, workspace), [seen],
+            [page.watch, docs.ledger_note, docs.ledger, page.head, docs.info, ask.sources, seen],
+            api_visibility="private", show_progress="hidden", queue=False)
     app.load(partial(chat_handlers.refresh, workspace), None, [page.head, docs.info, ask.sources],
-             api_visibility="private")
+             api_visibility="private").then(*show_ledger, api_visibility="private")
     wire_viewer(app, page, workspace)
 
     # subtle: gr.api describes the endpoint from this signature, its type hints and its docstring
@@ -245,9 +279,10 @@ def build_app(workspace: Workspace) -> gr.Blocks:
     with gr.Blocks(title="qa · ask your documents", analytics_enabled=False, fill_width=False) as app:
         results, pending, viewing = gr.State({}), gr.State(None), gr.State(None)
         head = gr.HTML(render_html.header_html(None), elem_id="qa-head")
+        watch = gr.HTML("", elem_id="qa-watch")
         with gr.Tabs():
             ask = ask_tab(workspace.default_mode)
             documents = documents_tab(workspace.max_upload_bytes)
         request, go = open_trigger()
-        wire_events(app, ChatPage(head, ask, documents, results, pending, viewing, request, go), workspace)
+        wire_events(app, ChatPage(head, watch, ask, documents, results, pending, viewing, request, go), workspace)
     return app

@@ -7,13 +7,14 @@ Paths default to ``corpus/`` and ``index/`` in the current folder; ``QA_CORPUS``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
 import sys
 from pathlib import Path
 
-from qa.errors import QAError
+from qa.errors import QAError, SettingsError
 from qa.settings import DEFAULT, MODES
 
 EXIT_ERROR = 1
@@ -86,12 +87,66 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from qa.index.ledger import read_ledger
+    from qa.serve.render_text import ledger_text
+
+    ledger = read_ledger(args.index)
+    entries = ledger.problems if args.problems else ledger.entries
+    if args.json:
+        print(json.dumps({**ledger.to_dict(), "files": [e.to_dict() for e in entries]}, indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(ledger_text(ledger, entries))
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from qa.assistant import Assistant
+    from qa.serve.render_text import explanation_text
+
+    assistant = Assistant.load(args.index)
+    filters = {name: getattr(args, name) for name in ("source", "date_from", "date_to", "path")
+               if getattr(args, name) is not None}
+    explanation = assistant.explain(args.question, args.doc, k=args.k, filters=filters)
+    if args.json:
+        print(json.dumps(explanation.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(explanation_text(explanation))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no telemetry
     from qa.serve.app import serve
 
     return serve(args.index, args.corpus, host=args.host, port=args.port, auth=args.auth or os.environ.get("QA_AUTH"),
-                 share=args.share, max_upload_mb=args.max_upload_mb, model=os.environ.get("QA_MODEL"))
+                 share=args.share, max_upload_mb=args.max_upload_mb, model=os.environ.get("QA_MODEL"),
+                 watch_seconds=args.quiet_seconds if args.watch else None)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    """Bring the index up to date, then rebuild on every change of the corpus until interrupted."""
+    from qa.index.build import build_index
+    from qa.serve.render_text import report_text
+    from qa.serve.watch import CorpusWatcher
+
+    embedder = _embedder(args)
+    if args.quiet_seconds <= 0:
+        raise SettingsError(f"--quiet-seconds {args.quiet_seconds} must be above 0")
+
+    def rebuild():
+        return build_index(args.corpus, args.index, embedder, progress=False)
+
+    def show(state) -> None:
+        print(f"qa: changes: {', '.join(state.last_changes)}", flush=True)
+        print(f"qa: error: {state.error}" if state.error else report_text(state.report), end="", flush=True)
+
+    args.corpus.mkdir(parents=True, exist_ok=True)
+    sys.stdout.write(report_text(rebuild()))
+    print(f"qa: watching {args.corpus} (Ctrl+C stops)", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        CorpusWatcher(args.corpus, rebuild, quiet_seconds=args.quiet_seconds, on_report=show).run()
+    return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -140,18 +195,42 @@ def _add_index_arguments(index: argparse.ArgumentParser) -> None:
 
 
 def _add_ask_arguments(ask: argparse.ArgumentParser) -> None:
+    _add_question_arguments(ask)
+    ask.add_argument("--mode", choices=MODES, help="search mode (default: hybrid, dense vectors + BM25)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.set_defaults(func=cmd_ask)
+
+
+def _add_explain_arguments(explain: argparse.ArgumentParser) -> None:
+    _add_question_arguments(explain)
+    explain.add_argument("--doc", required=True, metavar="DOC_ID",
+                         help="the document: its id (a file's path; path#_id in a .jsonl collection)")
+    explain.add_argument("--json", action="store_true", help="print one JSON object")
+    explain.set_defaults(func=cmd_explain)
+
+
+def _add_question_arguments(ask: argparse.ArgumentParser) -> None:
+    """The question, the index, k and the filters: what `qa ask` and `qa explain` share."""
     ask.add_argument("question", metavar="QUESTION")
     ask.add_argument("--index", type=Path, default=_index_default(),
                      help="index folder (default: index/ or $QA_INDEX)")
     ask.add_argument("-k", default=5, help="number of passages (default: 5)")
-    ask.add_argument("--mode", choices=MODES, help="search mode (default: hybrid, dense vectors + BM25)")
     ask.add_argument("--source", help="only documents whose source label or publisher contains this text")
     ask.add_argument("--from", dest="date_from", metavar="DATE", help="only documents dated on or after DATE "
                      "(YYYY, YYYY-MM or YYYY-MM-DD; undated documents are left out)")
     ask.add_argument("--to", dest="date_to", metavar="DATE", help="only documents dated on or before DATE")
     ask.add_argument("--path", metavar="GLOB", help="only documents whose path matches GLOB (or is under it)")
-    ask.add_argument("--json", action="store_true", help="print one JSON object")
-    ask.set_defaults(func=cmd_ask)
+
+
+def _add_status_arguments(status: argparse.ArgumentParser) -> None:
+    status.add_argument("--index", type=Path, default=_index_default(),
+                        help="index folder (default: index/ or $QA_INDEX)")
+    status.add_argument("--problems", action="store_true",
+                        help="only the files not indexed whole (skipped, unreadable, too big, needs OCR, ...)")
+    status.add_argument("--json", action="store_true",
+                        help='print {"generation", "built_at", "corpus", "files": [{"file", "status", "reason", '
+                             '"reader", "documents", "chunks", "seconds", "generation"}]}')
+    status.set_defaults(func=cmd_status)
 
 
 def _add_eval_arguments(ev: argparse.ArgumentParser) -> None:
@@ -184,7 +263,24 @@ def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--auth", metavar="USER:PASSWORD", help="require this login (default: $QA_AUTH, else none)")
     serve.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
     serve.add_argument("--max-upload-mb", type=float, default=50, help="largest upload accepted (default: 50)")
+    serve.add_argument("--watch", action="store_true",
+                       help="rebuild the index whenever files are added, changed, renamed or removed in the corpus")
+    _add_quiet_argument(serve)
     serve.set_defaults(func=cmd_serve)
+
+
+def _add_quiet_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet-seconds", type=float, default=2.0, metavar="S",
+                        help="with --watch: rebuild once the corpus has not changed for S seconds (default: 2)")
+
+
+def _add_watch_arguments(watch: argparse.ArgumentParser) -> None:
+    watch.add_argument("--corpus", type=Path, default=_corpus_default(),
+                       help="folder to watch (default: corpus/ or $QA_CORPUS)")
+    watch.add_argument("--index", type=Path, default=_index_default(),
+                       help="index folder (default: index/ or $QA_INDEX)")
+    _add_quiet_argument(watch)
+    watch.set_defaults(func=cmd_watch, quiet=True)
 
 
 EVAL_DESCRIPTION = ("Ask every question of DATASET and print nDCG@10, MRR@10, recall, success, answer checks and "
@@ -211,6 +307,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ask_arguments(sub.add_parser(
         "ask", help="answer a question from the index",
         description="Show the passages that answer QUESTION, each with its source."))
+    _add_explain_arguments(sub.add_parser(
+        "explain", help="say why a document was or was not found for a question",
+        description="Where DOC_ID's best passage ranks for QUESTION in each mode (dense, lexical, hybrid), its "
+                    "dense and lexical scores, and whether a filter or the duplicate collapsing removed it."))
+    _add_status_arguments(sub.add_parser(
+        "status", help="list every corpus file and what the last build did with it",
+        description="Print the index's ledger: each corpus file's status (indexed, unchanged, skipped, unreadable, "
+                    "too big, needs OCR), the reason, its chunks, the reader and the time it took."))
+    _add_watch_arguments(sub.add_parser(
+        "watch", help="keep the index up to date with the corpus folder",
+        description="Index the corpus, then rebuild incrementally whenever its files are added, changed, renamed or "
+                    "removed (editors' temporary files are ignored), once they have stopped changing. A `qa serve` "
+                    "of the same index answers from the new generation as soon as it is swapped in."))
     _add_eval_arguments(sub.add_parser(
         "eval", help="measure retrieval and answers on a benchmark or a questions file", description=EVAL_DESCRIPTION))
     _add_serve_arguments(sub.add_parser(

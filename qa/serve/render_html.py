@@ -12,12 +12,16 @@ Russia withdrew <mark>S-300s in 2022</mark>.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
 from html import escape
 from typing import Any
 
-from qa.records import Answer, Passage, Result
-from qa.serve.render_text import location_parts
+from qa.index.ledger import Ledger
+from qa.records import Answer, LedgerEntry, Passage, Result
+from qa.search.explain import Explanation
+from qa.serve.render_text import ledger_summary, location_parts, verdict
+from qa.serve.watch import WatchState
 
 FOLD_CHARS = 1000  # longer passages fold behind a preview (a typical 200-token passage is 800-1100 chars)
 PREVIEW_CHARS = 420
@@ -213,3 +217,76 @@ def report_html(report: Any, saved: Iterable[str] = (), refused: Iterable[tuple[
         items += [f'<li class="qa-bad">Could not read <code>{escape(p.path)}</code>: {escape(p.reason)}</li>'
                   for p in report.problems]
     return f'<ul class="qa-report">{"".join(items)}</ul>'
+
+
+LEDGER_HEADERS = ["Status", "File", "Reason", "Chunks", "Reader", "Seconds", "Generation"]
+
+
+def ledger_rows(entries: Iterable[LedgerEntry]) -> list[list[Any]]:
+    """The Documents tab's table: one row per corpus file, the files not indexed whole first, then by path.
+
+    Plain values, not HTML: the table shows them as text, so a file name can never be markup.
+
+    >>> ledger_rows([LedgerEntry("a.md", "indexed", chunks=3), LedgerEntry("b.xlsx", "skipped", "unsupported")])
+    [['skipped', 'b.xlsx', 'unsupported', 0, '', 0.0, ''], ['indexed', 'a.md', '', 3, '', 0.0, '']]
+    """
+    ordered = sorted(entries, key=lambda e: (not e.problem, e.path))
+    return [[e.status, e.path, e.reason, e.chunks, e.reader, round(e.seconds, 3), e.generation] for e in ordered]
+
+
+def ledger_summary_html(ledger: Ledger) -> str:
+    """The line above the table: how many files had each outcome in the live generation."""
+    problems = len(ledger.problems)
+    kind = "warning" if problems else "info"
+    tail = (f" {problems} not indexed whole: their reasons are in the table (type a status in its filter box)."
+            if problems else "")
+    return notice_html(f"Ledger of generation {ledger.generation}: {ledger_summary(ledger.entries)}.{tail}", kind)
+
+
+def _score(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def explanation_html(explanation: Explanation) -> str:
+    """"Why wasn't this found?": the document's rank, scores and outcome in each mode, then filter and duplicates."""
+    rows = "".join(
+        f"<tr><td>{escape(m.mode)}</td><td>{f'{m.rank} of {m.ranked}' if m.rank else '-'}</td>"
+        f"<td>{_score(m.score)}</td><td>{_score(m.dense_score)}</td><td>{_score(m.lexical_score)}</td>"
+        f"<td>{escape(verdict(m, explanation))}</td></tr>" for m in explanation.modes)
+    notes = [f"Left out by the filter: {explanation.filtered_out}." if explanation.filtered_out
+             else "No filter leaves it out."]
+    collapsed = sorted({m.collapsed_into for m in explanation.modes if m.collapsed_into})
+    if collapsed:
+        notes.append(f"Its text is collapsed into {', '.join(collapsed)} (shown once, with the other source).")
+    return (f'<div class="qa-explain"><p><b>{escape(explanation.doc_id)}</b> ({escape(explanation.title)}) for '
+            f"<i>{escape(explanation.question)}</i>, {explanation.k} passages shown:</p>"
+            '<table class="qa-docs"><thead><tr><th>Mode</th><th>Rank</th><th>Score</th><th>Dense</th>'
+            f"<th>Lexical</th><th>Outcome</th></tr></thead><tbody>{rows}</tbody></table>"
+            f"<p>{escape(' '.join(notes))}</p></div>")
+
+
+def _changes(changes: tuple[str, ...], most: int = 5) -> str:
+    shown = ", ".join(changes[:most])
+    return shown + (f" and {len(changes) - most:,} more" if len(changes) > most else "")
+
+
+def watch_html(state: WatchState, corpus: str) -> str:
+    """The line under the header while ``qa serve --watch`` runs: what the watcher is doing and what it found."""
+    if not state.watching:
+        return ""
+    if state.rebuilding:
+        return notice_html(f"Rebuilding the index for {_changes(state.rebuilding)}. Questions are answered from the "
+                           "current index meanwhile.", "busy")
+    if state.waiting:
+        return notice_html(f"Noticed {_changes(state.waiting)}: indexing once the files stop changing.", "busy")
+    if state.error:
+        return notice_html(f"The rebuild for {_changes(state.last_changes)} failed: {state.error}. Still answering "
+                           "from the current index.", "error")
+    if state.report is not None:
+        when = time.strftime("%H:%M:%S", time.localtime(state.finished_at)) if state.finished_at else ""
+        problems = f" {len(state.report.problems)} file(s) not indexed: see the Documents tab." \
+            if state.report.problems else ""
+        return notice_html(f"Watching {corpus}. At {when}, for {_changes(state.last_changes)}: "
+                           f"{_index_line(state.report)}{problems}", "info")
+    return notice_html(f"Watching {corpus}: files added, changed or removed there are indexed without a command.",
+                       "info")

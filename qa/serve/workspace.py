@@ -17,11 +17,14 @@ from qa.embed.embedders import Embedder, embedder_for
 from qa.errors import IndexBusyError, IndexMissingError, UploadError
 from qa.index import store
 from qa.index.build import BuildReport, build_index
+from qa.index.ledger import Ledger, read_ledger
 from qa.records import Result
+from qa.search.explain import Explanation
 from qa.search.filters import Filters
 from qa.search.searcher import Searcher
 from qa.serve.feedback import append_feedback
 from qa.serve.uploads import DEFAULT_MAX_BYTES, Saved, check_upload, save_upload
+from qa.serve.watch import QUIET_SECONDS, CorpusWatcher
 from qa.settings import DEFAULT, Settings
 
 
@@ -38,6 +41,7 @@ class Workspace:
         self._builder = builder
         self._load_lock = threading.Lock()
         self._build_lock = threading.Lock()
+        self.watcher: CorpusWatcher | None = None
 
     # -- the index ---------------------------------------------------------------------------------------------
     @property
@@ -75,6 +79,10 @@ class Workspace:
         assistant.reload_if_changed()
         return assistant.info()
 
+    def ledger(self) -> Ledger:
+        """The live generation's ledger: every corpus file and what the build did with it."""
+        return read_ledger(self.index_dir)
+
     @property
     def building(self) -> bool:
         return self._build_lock.locked()
@@ -93,6 +101,14 @@ class Workspace:
             self.assistant.reload_if_changed()
         return report
 
+    def watch(self, quiet_seconds: float = QUIET_SECONDS) -> CorpusWatcher:
+        """Rebuild whenever the corpus folder changes (``qa serve --watch``), in a background thread; questions
+        keep being answered from the live generation until the new one is swapped in."""
+        if self.watcher is None:
+            self.watcher = CorpusWatcher(self.corpus_dir, lambda: self.rebuild(progress=False),
+                                         quiet_seconds=quiet_seconds).start()
+        return self.watcher
+
     def ensure_index(self, *, progress: bool = True) -> BuildReport | None:
         """Build the index from the corpus when there is none yet (the first start)."""
         if store.current_generation(self.index_dir) is not None:
@@ -100,22 +116,27 @@ class Workspace:
         return self.rebuild(progress=progress)
 
     # -- questions ---------------------------------------------------------------------------------------------
+    def live_assistant(self) -> Assistant:
+        """The assistant over the live generation (picked up here if a rebuild swapped one in)."""
+        assistant = self.assistant
+        if assistant is None:
+            raise IndexMissingError("there is no index yet: add documents in the Documents tab, then ask again")
+        assistant.reload_if_changed()
+        return assistant
+
     def ask(self, question: str, k: Any = None, *, mode: str | None = None,
             filters: Filters | dict[str, Any] | None = None) -> Result:
-        """``Assistant.ask`` on the live generation (picked up here if a rebuild swapped one in)."""
-        assistant = self.assistant
-        if assistant is None:
-            raise IndexMissingError("there is no index yet: add documents in the Documents tab, then ask again")
-        assistant.reload_if_changed()
-        return assistant.ask(question, k=None if k in (None, "") else k, mode=mode or None, filters=filters)
+        """``Assistant.ask`` on the live generation."""
+        return self.live_assistant().ask(question, k=None if k in (None, "") else k, mode=mode or None, filters=filters)
 
     def searcher(self) -> Searcher:
-        """The live generation's searcher (picked up here if a rebuild swapped one in), for the viewer."""
-        assistant = self.assistant
-        if assistant is None:
-            raise IndexMissingError("there is no index yet: add documents in the Documents tab, then ask again")
-        assistant.reload_if_changed()
-        return assistant.searcher
+        """The live generation's searcher, for the viewer."""
+        return self.live_assistant().searcher
+
+    def explain(self, question: str, doc: str, k: Any = None,
+                filters: Filters | dict[str, Any] | None = None) -> Explanation:
+        """``Assistant.explain`` on the live generation."""
+        return self.live_assistant().explain(question, doc, k=None if k in (None, "") else k, filters=filters)
 
     # -- uploads and ratings -----------------------------------------------------------------------------------
     def add_files(self, files: list[tuple[Path, str]]) -> tuple[list[Saved], list[tuple[str, str]]]:

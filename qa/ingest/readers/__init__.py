@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from qa.errors import UnreadableDocument
@@ -20,7 +21,7 @@ from qa.ingest.readers import listing
 from qa.ingest.readers.base import READ_DEFAULTS, Problem, ReadOptions, ReadResult
 
 __all__ = ["SUPPORTED_SUFFIXES", "Problem", "ReadOptions", "ReadResult", "list_corpus_files", "read_document",
-           "read_path"]
+           "read_path", "reader_name"]
 
 # Each format's module is imported the first time a file of that format is read: a corpus of .jsonl files never
 # pays for lxml, trafilatura, pypdf or python-docx (about half a second of every `qa index`). Every reader is called
@@ -45,6 +46,16 @@ _READERS: dict[str, tuple[str, str]] = {
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_READERS)
 
 
+def reader_name(path: str | Path) -> str | None:
+    """The reader module a file's suffix picks (``"pdf"``), None for an unsupported type.
+
+    >>> reader_name("reports/q3.PDF"), reader_name("notes.xlsx"), reader_name("notes.numbers")
+    ('pdf', 'spreadsheet', None)
+    """
+    entry = _READERS.get(Path(path).suffix.lower())
+    return entry[0] if entry else None
+
+
 def list_corpus_files(root: Path) -> tuple[list[tuple[Path, str]], list[Problem]]:
     """Walk ``root`` (a folder, or a single file): ``([(absolute path, relative posix path)], problems)``.
 
@@ -66,13 +77,14 @@ def read_document(path: Path, rel: str, data: bytes, options: ReadOptions = READ
     try:
         reader: Callable[[Path, str, bytes, ReadOptions], ReadResult] = getattr(
             importlib.import_module(f"qa.ingest.readers.{module}"), function)
-        return reader(Path(path), rel, data, options)
+        result = reader(Path(path), rel, data, options)
     except UnreadableDocument:
         raise
     except (Exception, RecursionError) as exc:  # the last line of defence: no library error reaches the user
         raise UnreadableDocument(
             f"could not read this {suffix} file ({type(exc).__name__}: {exc}): re-save it or remove it"
         ) from exc
+    return result if result.reader else replace(result, reader=module)
 
 
 def read_path(path: Path, rel: str, options: ReadOptions = READ_DEFAULTS) -> ReadResult:

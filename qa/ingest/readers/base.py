@@ -23,6 +23,7 @@ class Problem:
 
     path: str  # relative to the corpus root (posix)
     reason: str
+    status: str = "unreadable"  # what the ledger records when nothing of the file is indexed (qa.records)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class ReadResult:
     documents: tuple[Document, ...]
     problems: tuple[Problem, ...] = ()
     layouts: dict[str, TextLayout] = field(default_factory=dict)
+    reader: str = ""  # which reader read it (the ledger's "reader"); read_document fills in the format's module
 
 
 @dataclass(frozen=True)

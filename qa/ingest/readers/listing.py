@@ -36,7 +36,8 @@ def _walk(
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
     except OSError as exc:
         problems.append(
-            Problem(prefix.rstrip("/") or ".", f"cannot open folder ({exc.strerror}): check its permissions")
+            Problem(prefix.rstrip("/") or ".", f"cannot open folder ({exc.strerror}): check its permissions",
+                    "unreadable")
         )
         return
     for entry in entries:
@@ -47,7 +48,7 @@ def _walk(
         if entry.is_symlink():
             reason = _link_problem(path, real_root)
             if reason:
-                problems.append(Problem(rel, reason))
+                problems.append(Problem(rel, reason, "skipped"))
                 continue
         if entry.is_dir(follow_symlinks=False):
             _walk(real_root, path, rel + "/", suffixes, files, problems)
@@ -58,7 +59,8 @@ def _walk(
             else:
                 files.append((path, rel))
         else:
-            problems.append(Problem(rel, "not a regular file (a device, socket or pipe): remove it from the corpus"))
+            problems.append(Problem(rel, "not a regular file (a device, socket or pipe): remove it from the corpus",
+                                    "skipped"))
 
 
 def _link_problem(link: Path, real_root: Path) -> str | None:
@@ -85,4 +87,5 @@ def _unsupported(rel: str, suffixes: frozenset[str]) -> Problem | None:
     return Problem(
         rel,
         f"unsupported file type {kind}: supported are {supported} — convert it or move it out of the corpus",
+        "skipped",
     )

@@ -76,7 +76,9 @@ def read_pdf(path: Path, rel: str, data: bytes, options: ReadOptions = READ_DEFA
     text = _PAGE_BREAK.join(texts)
     if not text.strip():
         reason = ocr_problems[0].reason if ocr_problems else "OCR found no text on them either: re-scan it or remove it"
-        raise UnreadableDocument(f"PDF has no text layer ({len(texts)} page(s) of images, probably scanned): {reason}")
+        status = "needs OCR" if ocr.missing_reason(options.ocr_languages) else "unreadable"
+        raise UnreadableDocument(f"PDF has no text layer ({len(texts)} page(s) of images, probably scanned): {reason}",
+                                 status=status)
     document = Document(
         doc_id=rel,
         path=rel,

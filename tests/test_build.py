@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,14 @@ from filelock import FileLock
 
 from qa.assistant import Assistant
 from qa.embed.embedders import HashingEmbedder
-from qa.errors import CorpusError, IndexBusyError, IndexCorruptError, IndexMissingError, IndexWriteError
+from qa.errors import (
+    CorpusError,
+    IndexBusyError,
+    IndexCorruptError,
+    IndexMissingError,
+    IndexWriteError,
+    ModelError,
+)
 from qa.index import store
 from qa.index.build import build_index
 from qa.settings import ChunkSettings, Settings
@@ -184,3 +192,44 @@ def test_a_loaded_collection_holds_its_shared_path_once(tmp_path: Path, embedder
     assert [d.doc_id for d in documents] == [f"papers.jsonl#{i}" for i in range(4)]
     assert all(d.path is documents[0].path == "papers.jsonl" for d in documents)
     assert not hasattr(documents[0], "__dict__")  # slotted records: no per-document attribute dict
+
+
+class _SlowToPrepare(HashingEmbedder):
+    """Records how preparing the model and chunking the corpus overlapped; ``fail`` makes preparing fail."""
+
+    def __init__(self, fail: bool = False):
+        super().__init__(64)
+        self.fail = fail
+        self.preparing = threading.Event()
+        self.prepared_in: list[str] = []
+        self.chunking_saw_preparing: list[bool] = []
+
+    def prepare(self) -> None:
+        self.preparing.set()
+        self.prepared_in.append(threading.current_thread().name)
+        if self.fail:
+            raise ModelError("cannot load the embedding model: run scripts/setup.sh")
+
+    def token_spans(self, text: str):
+        # chunking waits (briefly) for the model's preparation to have started: it never starts in a sequential build
+        self.chunking_saw_preparing.append(self.preparing.wait(timeout=2))
+        return super().token_spans(text)
+
+
+def test_the_model_is_prepared_in_a_second_thread_while_the_corpus_is_chunked(small_corpus: Path,
+                                                                               tmp_path: Path) -> None:
+    embedder = _SlowToPrepare()
+    build_index(small_corpus, tmp_path / "index", embedder, progress=False)
+    assert embedder.chunking_saw_preparing and all(embedder.chunking_saw_preparing)
+    assert embedder.prepared_in[0].startswith("qa-prepare")
+    again = _SlowToPrepare()  # nothing changed: the model is not even prepared
+    assert build_index(small_corpus, tmp_path / "index", again, progress=False).chunks_embedded == 0
+    assert again.prepared_in == []
+
+
+def test_a_model_that_cannot_be_prepared_fails_the_build_and_leaves_no_generation(small_corpus: Path,
+                                                                                 tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="run scripts/setup.sh"):
+        build_index(small_corpus, tmp_path / "index", _SlowToPrepare(fail=True), progress=False)
+    with pytest.raises(IndexMissingError):
+        store.load(tmp_path / "index")

@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa.assistant import Assistant
@@ -108,3 +109,26 @@ def test_user_state_of_a_test_run_is_private(_private_home: Path) -> None:
     """The real model's user cache (the OpenVINO export) goes to this run's own home, never the user's."""
     assert SentenceTransformerEmbedder().model_cache == _private_home / ".cache" / "qa" / "models"
     assert Path.home() == _private_home
+
+
+def test_batches_by_token_count_pad_least_and_keep_every_row_once() -> None:
+    lengths = [int(n) for n in np.random.default_rng(3).integers(3, 256, size=203)]
+    batches = runtimes.length_batches(lengths, 16)
+    assert sorted(row for batch in batches for row in batch) == list(range(len(lengths)))
+    assert all(len(batch) == 16 for batch in batches[:-1])
+
+    def padded(batches: list[list[int]]) -> int:
+        return sum(max(lengths[i] for i in batch) * len(batch) for batch in batches)
+
+    # the reference: any other grouping into batches of 16 runs at least as many tokens
+    for seed in range(20):
+        shuffled = [int(i) for i in np.random.default_rng(seed).permutation(len(lengths))]
+        assert padded(batches) <= padded([shuffled[s:s + 16] for s in range(0, len(shuffled), 16)])
+
+
+def test_a_padded_batch_masks_exactly_the_padding() -> None:
+    rows = [[101, 5, 6, 102], [101, 102], [101, 9, 102]]
+    ids, mask = runtimes.padded_batch(rows)
+    assert ids.shape == mask.shape == (3, 4) and ids.dtype == mask.dtype == np.int64
+    assert [list(r[m == 1]) for r, m in zip(ids, mask, strict=True)] == rows
+    assert (ids[mask == 0] == 0).all()

@@ -11,6 +11,7 @@ loses at most one batch of work.
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -278,12 +279,16 @@ def _build_locked(corpus_dir: Path, index_dir: Path, embedder: Embedder, setting
             ledger=tuple(ledger.completed(corpus.ledger, prev.documents, prev.chunks.doc, prev.generation)),
         )
 
-    plan = _plan(corpus, prev, embedder, settings)
-    cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dim)
-    try:
-        vectors_by_key, embedded, cache_hits = _embed_pending(plan.pending, cache, embedder, settings, progress)
-    finally:
-        cache.close()
+    # A second thread makes the model ready (OpenVINO's compile, a first use's export) while the corpus is chunked.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-prepare") as second:
+        preparing = second.submit(embedder.prepare) if _may_embed(corpus, prev) else None
+        plan = _plan(corpus, prev, embedder, settings)
+        cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dim)
+        try:
+            vectors_by_key, embedded, cache_hits = _embed_pending(plan.pending, cache, embedder, settings, progress,
+                                                                  preparing)
+        finally:
+            cache.close()
     vectors, chunks = _assemble(plan, prev, vectors_by_key, embedder.dim)
 
     spec = vector_index.choose_spec(len(vectors), requested)
@@ -302,9 +307,18 @@ def _build_locked(corpus_dir: Path, index_dir: Path, embedder: Embedder, setting
     )
 
 
+def _may_embed(corpus: Corpus, prev: store.IndexData | None) -> bool:
+    """Whether any document is new or changed, so that the model may be needed (its texts may all be cached)."""
+    before = prev.manifest.document_fingerprints if prev is not None else {}
+    return any(before.get(doc_id) != fingerprint for doc_id, fingerprint in corpus.by_id.items())
+
+
 def _embed_pending(pending: dict[bytes, str], cache: EmbeddingCache, embedder: Embedder, settings: Settings,
-                   progress: bool) -> tuple[dict[bytes, np.ndarray], int, int]:
-    """Vectors for every pending text: from the cache where present, else embedded and cached block by block."""
+                   progress: bool, preparing: Future | None = None) -> tuple[dict[bytes, np.ndarray], int, int]:
+    """Vectors for every pending text: from the cache where present, else embedded and cached block by block.
+
+    ``preparing`` is the model's preparation already under way in another thread (its error is raised here).
+    """
     keys = list(pending)
     found = cache.get_many(keys)
     missing = [k for k in keys if k not in found]
@@ -313,6 +327,8 @@ def _embed_pending(pending: dict[bytes, str], cache: EmbeddingCache, embedder: E
     from tqdm import tqdm
 
     if missing:  # a one-time model conversion is its own step on the terminal, not time counted per chunk
+        if preparing is not None:
+            preparing.result()
         embedder.prepare()
     with tqdm(total=len(missing), desc="embedding", unit="chunk", disable=not progress or not missing) as bar:
         for i in range(0, len(missing), EMBED_BLOCK):

@@ -74,7 +74,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from qa.serve.app import serve
 
     return serve(args.index, args.corpus, host=args.host, port=args.port, auth=args.auth or os.environ.get("QA_AUTH"),
-                 share=args.share, max_upload_mb=args.max_upload_mb, model=os.environ.get("QA_MODEL"))
+                 share=args.share, max_upload_mb=args.max_upload_mb, model=os.environ.get("QA_MODEL"), mcp=args.mcp)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -164,6 +164,8 @@ def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--auth", metavar="USER:PASSWORD", help="require this login (default: $QA_AUTH, else none)")
     serve.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
     serve.add_argument("--max-upload-mb", type=float, default=50, help="largest upload accepted (default: 50)")
+    serve.add_argument("--mcp", action="store_true", help="also serve the MCP server (tools ask, search and "
+                                                          "open_document) at /mcp, for agents and desktop assistants")
     serve.set_defaults(func=cmd_serve)
 
 
@@ -186,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
         "eval", help="measure retrieval and answers on a benchmark or a questions file", description=EVAL_DESCRIPTION))
     _add_serve_arguments(sub.add_parser(
         "serve", help="open the chat in the browser",
-        description="Serve the chat page (building the index first if there is none)."))
+        description="Serve the chat page and its JSON API at /api/ (building the index first if there is none)."))
     return parser
 
 

@@ -8,16 +8,18 @@ one is used as soon as it is swapped in, without a restart.
 
 from __future__ import annotations
 
+import inspect
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from qa.assistant import Assistant
 from qa.embed.embedders import Embedder, embedder_for
-from qa.errors import IndexBusyError, IndexMissingError, UploadError
+from qa.errors import IndexBusyError, IndexMissingError, QuestionError, UploadError
 from qa.index import store
 from qa.index.build import BuildReport, build_index
-from qa.records import Result
+from qa.records import Excerpt, Result
 from qa.search.filters import Filters
 from qa.serve.feedback import append_feedback
 from qa.serve.uploads import DEFAULT_MAX_BYTES, Saved, check_upload, save_upload
@@ -99,14 +101,32 @@ class Workspace:
         return self.rebuild(progress=progress)
 
     # -- questions ---------------------------------------------------------------------------------------------
-    def ask(self, question: str, k: Any = None, *, mode: str | None = None,
-            filters: Filters | dict[str, Any] | None = None) -> Result:
-        """``Assistant.ask`` on the live generation (picked up here if a rebuild swapped one in)."""
+    def live_assistant(self) -> Assistant:
+        """The assistant over the live generation (picked up here if a rebuild swapped one in)."""
         assistant = self.assistant
         if assistant is None:
             raise IndexMissingError("there is no index yet: add documents in the Documents tab, then ask again")
         assistant.reload_if_changed()
-        return assistant.ask(question, k=None if k in (None, "") else k, mode=mode or None, filters=filters)
+        return assistant
+
+    def ask(self, question: str, k: Any = None, *, mode: str | None = None,
+            filters: Filters | dict[str, Any] | None = None, history: Sequence[Any] = (),
+            answer: bool = True) -> Result:
+        """``Assistant.ask`` on the live generation. ``history`` (earlier turns) is passed on only when there is
+        one, so a question without it is asked exactly as before follow-up questions existed."""
+        assistant = self.live_assistant()
+        more = {"history": list(history)} if history else {}
+        if more and "history" not in inspect.signature(assistant.ask).parameters:
+            raise QuestionError("this version of qa does not take earlier turns (history) yet: ask the question "
+                                "on its own, naming what it is about")
+        return assistant.ask(question, k=None if k in (None, "") else k, mode=mode or None, filters=filters,
+                             answer=answer, **more)
+
+    def excerpt(self, doc_id: str, start: int = 0, end: int | None = None, *, context: int | None = None
+                ) -> Excerpt:
+        """``Assistant.excerpt`` on the live generation: the text of a document around a span."""
+        more = {} if context is None else {"context": context}
+        return self.live_assistant().excerpt(doc_id, start, end, **more)
 
     # -- uploads and ratings -----------------------------------------------------------------------------------
     def add_files(self, files: list[tuple[Path, str]]) -> tuple[list[Saved], list[tuple[str, str]]]:

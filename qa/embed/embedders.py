@@ -22,6 +22,7 @@ import numpy as np
 
 from qa.checksums import sha256_file
 from qa.embed import choice, int8, model_cache, runtimes
+from qa.embed.batching import Batches
 from qa.embed.model_cache import user_model_cache
 from qa.errors import ModelError
 from qa.text import simple_token_spans
@@ -189,6 +190,8 @@ class SentenceTransformerEmbedder:
         encoder = self._measured.pop(self.variant, None) or self._openvino(self.variant)
         self._measured.clear()
         self._concurrent = getattr(encoder, "concurrent", False)
+        if self._concurrent:  # questions: those asked at the same moment share a forward pass
+            return Batches(encoder.encode, runtimes.QUERY_STREAMS).encode
         return encoder.encode
 
     def _converted(self, kind: str) -> Path:

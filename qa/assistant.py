@@ -22,7 +22,7 @@ from qa.answer.selection import pick_answer
 from qa.embed.embedders import Embedder, query_embedder
 from qa.errors import REBUILD_HINT, IndexCorruptError, QAError, QuestionError
 from qa.index import store
-from qa.records import Document, Passage, Result
+from qa.records import Document, Excerpt, Passage, Result
 from qa.search.explain import Explanation, explain
 from qa.search.filters import Filters
 from qa.search.searcher import Hit, Searcher
@@ -30,6 +30,8 @@ from qa.settings import DEFAULT, MODES, Settings
 
 log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
+EXCERPT_CONTEXT = 1000  # characters either side of a span that ``Assistant.excerpt`` shows by default
+MAX_EXCERPT_CONTEXT = 20_000
 
 
 def check_question(question: Any) -> str:
@@ -64,6 +66,16 @@ def check_k(k: Any, max_k: int) -> int:
     if not 1 <= k <= max_k:
         raise QuestionError(f"k={k} is out of range: ask for between 1 and {max_k} passages")
     return int(k)
+
+
+def check_offset(name: str, value: Any, length: int) -> int:
+    """An offset into a document of ``length`` characters; QuestionError for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise QuestionError(f"{name} must be a whole number, not {value!r}: use a passage's start and end")
+    if not 0 <= value <= length:
+        raise QuestionError(f"{name}={value} is outside the document (0 to {length:,} characters): "
+                            "use a passage's start and end")
+    return int(value)
 
 
 def document_passage(doc: Document, *, rank: int = 1, score: float = 1.0) -> Passage:
@@ -197,6 +209,24 @@ class Assistant:
             end=chunk.end, page=chunk.page, section=chunk.section, text=chunk.text,
             also_in=tuple(data.documents[d].source for d in hit.also_in),
         )
+
+    def excerpt(self, doc_id: str, start: int = 0, end: int | None = None, *,
+                context: int = EXCERPT_CONTEXT) -> Excerpt:
+        """The text of document ``doc_id`` around ``[start, end)`` (a passage's or an answer's offsets; ``end``
+        defaults to ``start``), ``context`` characters either side, from the live generation."""
+        doc = self.data.document(doc_id) if isinstance(doc_id, str) else None
+        if doc is None:
+            raise QuestionError(f"there is no document {doc_id!r} in the index: use the doc_id of a passage "
+                                "that ask or search returned")
+        start = check_offset("start", start, len(doc.text))
+        end = check_offset("end", start if end is None else end, len(doc.text))
+        if end < start:
+            raise QuestionError(f"end={end} is before start={start}: swap them")
+        if isinstance(context, bool) or not isinstance(context, int | np.integer) or not (
+                0 <= context <= MAX_EXCERPT_CONTEXT):
+            raise QuestionError(f"context={context!r} must be a whole number of characters from 0 to "
+                                f"{MAX_EXCERPT_CONTEXT:,}")
+        return Excerpt.around(doc, start, end, context=int(context))
 
     def info(self) -> dict[str, Any]:
         """What the index holds, for the app's panel and `qa info`."""

@@ -149,6 +149,48 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Excerpt:
+    """The text of a document around a span (``start``/``end``, offsets into the document, as a passage has them):
+    ``text == document.text[text_start:text_end]`` and the span is ``text[start - text_start:end - text_start]``.
+
+    Example::
+
+        >>> doc = Document("a.txt", "a.txt", "One. Two three. Four.", "A")
+        >>> excerpt = Excerpt.around(doc, 5, 15, context=5)
+        >>> excerpt.text, excerpt.text[excerpt.start - excerpt.text_start:excerpt.end - excerpt.text_start]
+        ('One. Two three. Four', 'Two three.')
+    """
+
+    doc_id: str
+    path: str
+    source: str
+    title: str
+    publisher: str | None
+    date: str | None
+    url: str | None
+    start: int
+    end: int
+    text_start: int
+    text_end: int
+    length: int  # of the whole document, in characters
+    page: int | None
+    section: str | None
+    text: str
+
+    @classmethod
+    def around(cls, doc: Document, start: int, end: int, *, context: int) -> Excerpt:
+        """``context`` characters either side of ``doc.text[start:end]``, clipped to the document."""
+        text_start, text_end = max(0, start - context), min(len(doc.text), end + context)
+        return cls(doc_id=doc.doc_id, path=doc.path, source=doc.source, title=doc.title, publisher=doc.publisher,
+                   date=doc.date, url=doc.url, start=start, end=end, text_start=text_start, text_end=text_end,
+                   length=len(doc.text), page=doc.page_at(start), section=doc.section_at(start),
+                   text=doc.text[text_start:text_end])
+
+    def to_dict(self) -> dict[str, Any]:
+        return _with_file_key(asdict(self))
+
+
+@dataclass(frozen=True)
 class Result:
     question: str
     passages: tuple[Passage, ...]

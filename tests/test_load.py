@@ -44,6 +44,15 @@ def test_checks_count_failures_mixed_and_unknown_generations() -> None:
     assert figures["latency_ms"] == {"p50": round(p50, 1), "p95": round(p95, 1), "max": max(answered_ms)}
 
 
+def test_without_rebuilds_one_generation_passes_but_a_failure_does_not() -> None:
+    bench = load_bench()
+    figures = {"requests": 10, "failed": 0, "mixed_generations": 0, "unknown_generation": 0,
+               "generations_answered_from": 1, "rebuild_errors": []}
+    assert bench.passed(figures, rebuilding=False) and not bench.passed(figures, rebuilding=True)
+    assert not bench.passed({**figures, "failed": 1}, rebuilding=False)
+    assert bench.parse_args(["--api", "json", "--no-rebuild"]).no_rebuild
+
+
 def test_bounds_are_enforced() -> None:
     for argv in (["--clients", "65"], ["--seconds", "601"], ["--clients", "0"]):
         with pytest.raises(SystemExit) as exit_info:
@@ -52,13 +61,16 @@ def test_bounds_are_enforced() -> None:
 
 
 @pytest.mark.slow
-def test_short_load_run_passes(tmp_path: Path) -> None:
-    """4 clients for 10 s through /ask while `qa index` rebuilds: no failure, no mix, a swap seen, memory bounded."""
+@pytest.mark.parametrize("api", ["gradio", "json"])
+def test_short_load_run_passes(tmp_path: Path, api: str) -> None:
+    """4 clients for 10 s through /ask (or /api/ask) while `qa index` rebuilds: no failure, no mix, a swap seen,
+    memory bounded."""
     out = tmp_path / "figures.json"
     proc = subprocess.run([sys.executable, "bench/load.py", "--clients", "4", "--seconds", "10", "--model",
-                           "hashing-64", "--json", str(out)], capture_output=True, text=True, cwd=REPO, timeout=400)
+                           "hashing-64", "--api", api, "--json", str(out)], capture_output=True, text=True, cwd=REPO,
+                          timeout=400)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     figures = json.loads(out.read_text())
     assert figures["requests"] > 10 and figures["failed"] == figures["mixed_generations"] == 0
     assert figures["generations_answered_from"] >= 2 and figures["rebuilds"] >= 1
-    assert figures["server_peak_rss_mb"] < 1024
+    assert figures["server_peak_rss_mb"] < 1024 and figures["api"] == api and figures["server_cpu_ms_per_answer"] > 0

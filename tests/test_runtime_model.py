@@ -78,3 +78,21 @@ def test_int8_is_close_to_fp32_and_deterministic(tmp_path: Path) -> None:
                   quantised.model_dir / "tokenizer.json", quantised.max_tokens, again)
     entry = tmp_path / f"{quantised.weights_fingerprint}-openvino-int8"
     assert sha256_file(again / "model.bin") == sha256_file(entry / "model.bin")
+
+
+def test_questions_embedded_at_once_from_many_threads_get_their_own_vectors(tmp_path: Path) -> None:
+    """The question embedder's streams run side by side (qa.embed.runtimes.QUERY_STREAMS): every thread gets the
+    vector of its own question, the same as one at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    variant, _ = runtimes.resolve("auto", "cpu")
+    if not variant.startswith("openvino"):
+        pytest.skip("openvino is not installed: questions are embedded one at a time")
+    embedder = SentenceTransformerEmbedder(variant=variant, device="cpu", model_cache=tmp_path,
+                                           threads=runtimes.QUERY_THREADS)
+    alone = [embedder.embed([text])[0] for text in TEXTS]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(lambda i: embedder.embed([TEXTS[i % len(TEXTS)]])[0], range(64)))
+    for i, vector in enumerate(together):
+        assert float(vector @ alone[i % len(TEXTS)]) >= 0.9999, i
+    assert embedder._concurrent  # the lock was not what kept them apart

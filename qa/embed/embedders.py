@@ -22,6 +22,7 @@ import numpy as np
 
 from qa.checksums import sha256_file
 from qa.embed import choice, int8, model_cache, runtimes
+from qa.embed.batching import Batches
 from qa.embed.model_cache import user_model_cache
 from qa.errors import ModelError
 from qa.text import simple_token_spans
@@ -112,6 +113,7 @@ class SentenceTransformerEmbedder:
         self.notify = notify
         self._lock = threading.Lock()
         self._encode: Callable[[list[str], int], np.ndarray] | None = None
+        self._concurrent = False  # whether calls of _encode may overlap (an OpenVINO encoder for questions)
         self._measured: dict[str, runtimes.OpenVinoEncoder] = {}  # compiled while choosing; the winner is kept
 
     @cached_property
@@ -187,6 +189,9 @@ class SentenceTransformerEmbedder:
             )
         encoder = self._measured.pop(self.variant, None) or self._openvino(self.variant)
         self._measured.clear()
+        self._concurrent = getattr(encoder, "concurrent", False)
+        if self._concurrent:  # questions: those asked at the same moment share a forward pass
+            return Batches(encoder.encode, runtimes.QUERY_STREAMS).encode
         return encoder.encode
 
     def _converted(self, kind: str) -> Path:
@@ -240,8 +245,11 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         self.prepare()
-        with self._lock:  # one forward pass at a time: 2 cores gain nothing from parallel calls
+        if self._concurrent:  # questions: each call takes one of the encoder's streams
             vectors = self._encode(list(texts), batch_size)  # type: ignore[misc]
+        else:
+            with self._lock:  # batches use every core already: one forward pass at a time
+                vectors = self._encode(list(texts), batch_size)  # type: ignore[misc]
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 

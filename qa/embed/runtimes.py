@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import queue
 import sys
 import warnings
 from collections.abc import Callable
@@ -45,6 +46,10 @@ EXPORT_VERSION = 1  # bump when the exported graph changes, so old exports are r
 # core is busy it hurts (SciFact claims, p50: 11.5 ms with one OpenVINO thread, 15.9 ms with two; torch fp32
 # 14.7 ms with one thread, 40 ms with two, p95 509 ms). Batches for the index use every core.
 QUERY_THREADS = 1
+# ... but several questions at once (a server's clients) are embedded side by side: one OpenVINO stream of
+# QUERY_THREADS per core, each question taking a free one, so every core embeds while the GIL is let go
+# (bench/load.py --api json: see docs/benchmarks.md, "The JSON API under load").
+QUERY_STREAMS = max(1, min(os.cpu_count() or 1, 4))
 
 
 def cuda_available() -> bool:
@@ -167,13 +172,16 @@ def export_openvino(model_dir: Path, folder: Path) -> None:
 class OpenVinoEncoder:
     """Mean-pooled, L2-normalised sentence vectors from an OpenVINO IR of the transformer.
 
-    With ``threads`` (questions: one at a time) one stream of that many threads. Without (index batches), OpenVINO's
-    THROUGHPUT hint: one stream per core or two, each batch shared out among them and run asynchronously, so the
-    cores never wait on one another within a batch, and the next batch is padded while the streams run. On this
-    project's 2-core EPYC, 2 streams of 1 thread embedded SciFact chunks at 7.5 and 7.9 texts/s against 6.0 and 5.7
-    for one stream of 2 threads (best of 2 alternating rounds, load average 8.5; bench/encoder_options.py).
-    The texts of a call are tokenized together (about 1% of the time) and batched by token count
-    (``length_batches``), so a batch pads to a length its texts nearly share.
+    With ``threads`` (questions) ``QUERY_STREAMS`` streams of that many threads, and as many inference requests in
+    a pool: each call takes one, so up to that many calls run at once from as many threads (``concurrent``), and
+    one question still runs on ``threads`` threads, the fastest (see ``QUERY_THREADS``).
+
+    Without (index batches), OpenVINO's THROUGHPUT hint: one stream per core or two, each batch shared out among
+    them and run asynchronously, so the cores never wait on one another within a batch, and the next batch is
+    padded while the streams run. On this project's 2-core EPYC, 2 streams of 1 thread embedded SciFact chunks
+    at 7.5 and 7.9 texts/s against 6.0 and 5.7 for one stream of 2 threads (best of 2 alternating rounds, load
+    average 8.5; bench/encoder_options.py). The texts of a call are tokenized together (about 1% of the time) and
+    batched by token count (``length_batches``), so a batch pads to a length its texts nearly share.
     """
 
     def __init__(self, xml: Path, tokenizer_file: Path, max_tokens: int, precision: str, threads: int | None = None):
@@ -183,15 +191,22 @@ class OpenVinoEncoder:
         config: dict[str, object] = {"INFERENCE_PRECISION_HINT": precision,
                                      "PERFORMANCE_HINT": "LATENCY" if threads else "THROUGHPUT"}
         if threads:
-            config["INFERENCE_NUM_THREADS"] = threads
+            config.update(NUM_STREAMS=QUERY_STREAMS, INFERENCE_NUM_THREADS=threads * QUERY_STREAMS)
         self.compiled = core.compile_model(core.read_model(str(xml)), "CPU", config)
+        self.concurrent = bool(threads)
         self.streams = 1 if threads else max(1, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        self._requests: queue.SimpleQueue | None = None  # questions: the pool of inference requests
+        if threads:
+            self._requests = queue.SimpleQueue()
+            for _ in range(QUERY_STREAMS):
+                self._requests.put(self.compiled.create_infer_request())
         self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
         self.tokenizer.enable_truncation(max_tokens)
         self.tokenizer.no_padding()  # each batch is padded to its own longest text (padded_batch)
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
-        """One call at a time (the embedder holds a lock); ``texts`` must not be empty."""
+        """``texts`` must not be empty. Calls may overlap when ``concurrent``; else one at a time (the embedder
+        holds a lock)."""
         ov = import_openvino()
         encoded = [e.ids for e in self.tokenizer.encode_batch(texts)]
         step = max(1, -(-batch_size // self.streams))  # a batch of batch_size, shared out among the streams
@@ -203,20 +218,25 @@ class OpenVinoEncoder:
             parts[at] = _mean_pool(np.asarray(request.get_output_tensor(0).data, dtype=np.float32), mask)
 
         # subtle: one stream runs synchronously; an AsyncInferQueue of one LATENCY request aborted the process at exit
-        queue = ov.AsyncInferQueue(self.compiled, self.streams) if self.streams > 1 else None
-        request = None if queue else self.compiled.create_infer_request()
-        if queue:
-            queue.set_callback(done)
-        for at, rows in enumerate(batches):
-            ids, mask = padded_batch([encoded[i] for i in rows])
-            inputs = {"input_ids": ids, "attention_mask": mask}
-            if queue:
-                queue.start_async(inputs, (at, mask))  # waits for a free stream
-            else:
-                request.infer(inputs)
-                done(request, (at, mask))
-        if queue:
-            queue.wait_all()
+        in_flight = ov.AsyncInferQueue(self.compiled, self.streams) if self.streams > 1 else None
+        pooled = self._requests.get() if self._requests else None  # questions: wait for a free stream
+        request = pooled or (None if in_flight else self.compiled.create_infer_request())
+        if in_flight:
+            in_flight.set_callback(done)
+        try:
+            for at, rows in enumerate(batches):
+                ids, mask = padded_batch([encoded[i] for i in rows])
+                inputs = {"input_ids": ids, "attention_mask": mask}
+                if in_flight:
+                    in_flight.start_async(inputs, (at, mask))  # waits for a free stream
+                else:
+                    request.infer(inputs)  # lets go of the GIL while it runs
+                    done(request, (at, mask))
+            if in_flight:
+                in_flight.wait_all()
+        finally:
+            if pooled is not None:
+                self._requests.put(pooled)
         if any(part is None for part in parts):
             raise RuntimeError("an OpenVINO inference request failed")
         out = np.empty((len(texts), self.compiled.outputs[0].get_partial_shape()[2].get_length()), dtype=np.float32)

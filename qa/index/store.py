@@ -20,6 +20,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,15 @@ class IndexData:
     @property
     def generation(self) -> str:
         return self.path.name
+
+    @cached_property
+    def _rows_by_id(self) -> dict[str, int]:
+        return {doc.doc_id: row for row, doc in enumerate(self.documents)}
+
+    def document(self, doc_id: str) -> Document | None:
+        """The document whose ``doc_id`` (as passages name it) is ``doc_id``; None when it is not in this generation."""
+        row = self._rows_by_id.get(doc_id)
+        return None if row is None else self.documents[row]
 
 
 def generation_dir(index_dir: Path, name: str) -> Path:

@@ -38,28 +38,55 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def api_app_kwargs(workspace: Workspace, auth: tuple[str, str] | None, *, mcp: bool, host: str) -> dict[str, Any]:
+    """What Gradio's FastAPI app is made with to serve the JSON API (and the MCP server) beside the page.
+
+    subtle: the routes go in when the app is made, ahead of Gradio's own, so they answer from the first request
+    on; Gradio's catch-all ``/openapi.json`` of every route is off, ours describes the /api routes only.
+    """
+    from qa.serve.http_api import api_router
+
+    kwargs: dict[str, Any] = {"routes": list(api_router(workspace, auth).routes), "openapi_url": None}
+    if mcp:
+        from qa.serve.mcp_tools import mcp_lifespan, mcp_routes, mcp_server
+
+        server = mcp_server(workspace)
+        kwargs["routes"] += mcp_routes(server, auth, host=host)
+        kwargs["lifespan"] = mcp_lifespan(server)
+    return kwargs
+
+
 def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None,
            share: bool = False, max_upload_bytes: int = DEFAULT_MAX_BYTES, prevent_thread_lock: bool = False,
-           quiet: bool = True) -> Any:
+           quiet: bool = True, workspace: Workspace | None = None, mcp: bool = False) -> Any:
     """Serve the page: our theme and CSS, no public link unless asked, no file served from disk but the page's.
+    With ``workspace``, the JSON API (``qa.serve.http_api``) beside it, and with ``mcp`` the MCP server at /mcp.
 
     ``port=0`` serves on any free port; the URL returned names the one bound. subtle: Gradio cannot bind port 0
     itself (it checks its own URL with the port it was given), so a free port is asked of the system and handed
     on; when another process takes it first, the bind fails and the next free port is tried.
     """
+    if mcp and workspace is None:
+        raise SettingsError("the MCP server needs the workspace it answers from: pass workspace=")
     app.queue(max_size=64)
     options = dict(server_name=host, auth=auth, share=share, prevent_thread_lock=prevent_thread_lock, quiet=quiet,
                    show_error=False, theme=theme(), css_paths=[CSS_PATH], footer_links=["api"], run_history=False,
                    enable_monitoring=False, mcp_server=False, ssr_mode=False, pwa=False, allowed_paths=[],
                    max_file_size=max_upload_bytes, auth_message="qa: sign in to ask your documents")
+
+    def launch_on(server_port: int) -> Any:
+        # subtle: Gradio adds to the app_kwargs it is given; every try makes the app from fresh ones
+        extra = {"app_kwargs": api_app_kwargs(workspace, auth, mcp=mcp, host=host)} if workspace else {}
+        return app.launch(server_port=server_port, **options, **extra)
+
     if port != 0:
-        return app.launch(server_port=port, **options)
+        return launch_on(port)
     for _ in range(ANY_PORT_TRIES - 1):
         try:
-            return app.launch(server_port=free_port(host), **options)
+            return launch_on(free_port(host))
         except OSError:
             pass  # taken between the system's offer and Gradio's bind: ask for another
-    return app.launch(server_port=free_port(host), **options)
+    return launch_on(free_port(host))
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:
@@ -74,9 +101,10 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 
 def serve(index: Path, corpus: Path, *, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None,
           share: bool = False, max_upload_mb: float = DEFAULT_MAX_BYTES / 2**20, model: str | None = None,
-          watch_seconds: float | None = None) -> int:
-    """``qa serve``: build the index first if there is none, then serve the chat until interrupted; with
-    ``watch_seconds``, rebuild once the corpus has been still that long after a change (``qa serve --watch``)."""
+          watch_seconds: float | None = None, mcp: bool = False) -> int:
+    """``qa serve``: build the index first if there is none, then serve the chat and the JSON API (with ``mcp``,
+    the MCP server too) until interrupted; with ``watch_seconds``, rebuild once the corpus has been still that long
+    after a change (``qa serve --watch``)."""
     credentials = parse_auth(auth)
     if max_upload_mb <= 0:
         raise SettingsError(f"--max-upload-mb {max_upload_mb} must be above 0")
@@ -99,11 +127,14 @@ def serve(index: Path, corpus: Path, *, host: str = "127.0.0.1", port: int = 786
               file=sys.stderr)
     try:
         _, url, share_url = launch(app, host=host, port=port, auth=credentials, share=share,
-                                   max_upload_bytes=max_bytes, prevent_thread_lock=True)
+                                   max_upload_bytes=max_bytes, prevent_thread_lock=True, workspace=workspace,
+                                   mcp=mcp)
     except OSError as exc:
         raise SettingsError(f"cannot listen on {host}:{port} ({exc}): pass another --port") from None
     print(f"qa: the chat is at {url}" + (f" and {share_url}" if share_url else "") + " (Ctrl+C stops it)",
           flush=True)
+    print(f"qa: the JSON API is at {url}api/ (described at {url}openapi.json)"
+          + (f"; the MCP server at {url}mcp" if mcp else ""), file=sys.stderr, flush=True)
     try:
         app.block_thread()
     except KeyboardInterrupt:

@@ -121,7 +121,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     return serve(args.index, args.corpus, host=args.host, port=args.port, auth=args.auth or os.environ.get("QA_AUTH"),
                  share=args.share, max_upload_mb=args.max_upload_mb, model=os.environ.get("QA_MODEL"),
-                 watch_seconds=args.quiet_seconds if args.watch else None)
+                 watch_seconds=args.quiet_seconds if args.watch else None, mcp=args.mcp)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -266,6 +266,8 @@ def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--watch", action="store_true",
                        help="rebuild the index whenever files are added, changed, renamed or removed in the corpus")
     _add_quiet_argument(serve)
+    serve.add_argument("--mcp", action="store_true", help="also serve the MCP server (tools ask, search and "
+                                                          "open_document) at /mcp, for agents and desktop assistants")
     serve.set_defaults(func=cmd_serve)
 
 
@@ -324,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
         "eval", help="measure retrieval and answers on a benchmark or a questions file", description=EVAL_DESCRIPTION))
     _add_serve_arguments(sub.add_parser(
         "serve", help="open the chat in the browser",
-        description="Serve the chat page (building the index first if there is none)."))
+        description="Serve the chat page and its JSON API at /api/ (building the index first if there is none)."))
     return parser
 
 

@@ -8,17 +8,19 @@ one is used as soon as it is swapped in, without a restart.
 
 from __future__ import annotations
 
+import inspect
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from qa.assistant import Assistant
 from qa.embed.embedders import Embedder, embedder_for
-from qa.errors import IndexBusyError, IndexMissingError, UploadError
+from qa.errors import IndexBusyError, IndexMissingError, QuestionError, UploadError
 from qa.index import store
 from qa.index.build import BuildReport, build_index
 from qa.index.ledger import Ledger, read_ledger
-from qa.records import Result
+from qa.records import Excerpt, Result
 from qa.search.explain import Explanation
 from qa.search.filters import Filters
 from qa.search.searcher import Searcher
@@ -125,9 +127,17 @@ class Workspace:
         return assistant
 
     def ask(self, question: str, k: Any = None, *, mode: str | None = None,
-            filters: Filters | dict[str, Any] | None = None) -> Result:
-        """``Assistant.ask`` on the live generation."""
-        return self.live_assistant().ask(question, k=None if k in (None, "") else k, mode=mode or None, filters=filters)
+            filters: Filters | dict[str, Any] | None = None, history: Sequence[Any] = (),
+            answer: bool = True) -> Result:
+        """``Assistant.ask`` on the live generation. ``history`` (earlier turns) is passed on only when there is
+        one, so a question without it is asked exactly as before follow-up questions existed."""
+        assistant = self.live_assistant()
+        more = {"history": list(history)} if history else {}
+        if more and "history" not in inspect.signature(assistant.ask).parameters:
+            raise QuestionError("this version of qa does not take earlier turns (history) yet: ask the question "
+                                "on its own, naming what it is about")
+        return assistant.ask(question, k=None if k in (None, "") else k, mode=mode or None, filters=filters,
+                             answer=answer, **more)
 
     def searcher(self) -> Searcher:
         """The live generation's searcher, for the viewer."""
@@ -137,6 +147,12 @@ class Workspace:
                 filters: Filters | dict[str, Any] | None = None) -> Explanation:
         """``Assistant.explain`` on the live generation."""
         return self.live_assistant().explain(question, doc, k=None if k in (None, "") else k, filters=filters)
+
+    def excerpt(self, doc_id: str, start: int = 0, end: int | None = None, *, context: int | None = None
+                ) -> Excerpt:
+        """``Assistant.excerpt`` on the live generation: the text of a document around a span."""
+        more = {} if context is None else {"context": context}
+        return self.live_assistant().excerpt(doc_id, start, end, **more)
 
     # -- uploads and ratings -----------------------------------------------------------------------------------
     def add_files(self, files: list[tuple[Path, str]]) -> tuple[list[Saved], list[tuple[str, str]]]:

@@ -40,13 +40,13 @@ def test_is_followup(question: str, followup: bool) -> None:
 
 
 def test_resolve_adds_the_previous_subject_and_boosts_its_documents() -> None:
-    previous = Turn("Who did the Russian defence minister meet in Pyongyang?", answer="Belousov met Kim Jong Un.",
+    previous = Turn("Who did the Russian defence minister meet in Pyongyang?", answer="Minister Belousov met Kim Jong Un.",
                     cited=("isw.md", "wilson.md"))
     resolved = resolve("What did they discuss?", [Turn("unrelated"), previous])
-    assert resolved == Resolution("What did they discuss? Russian Pyongyang Belousov Kim Jong Un", True,
+    assert resolved == Resolution("What did they discuss? Russian Pyongyang Minister Belousov Kim Jong Un", True,
                                   ("isw.md", "wilson.md"))
     fewer = resolve("What did they discuss?", [previous], FollowupSettings(answer_names=1))
-    assert fewer.searched_as == "What did they discuss? Russian Pyongyang Belousov"
+    assert fewer.searched_as == "What did they discuss? Russian Pyongyang Minister Belousov"
 
 
 def test_resolve_without_names_takes_the_content_words() -> None:
@@ -140,3 +140,13 @@ def test_a_new_topic_is_not_merged(cities: Assistant) -> None:
     first = cities.ask("Who sailed to Marseille?", k=3, mode="lexical")
     result = cities.ask("Why did silk weaving make Lyon rich?", k=3, history=[first])
     assert result.searched_as == result.question and result.passages[0].path == "lyon.txt"
+
+
+def test_elliptical_after_a_resolved_follow_up_swaps_the_added_subject() -> None:
+    previous = Turn("When was it founded?", searched_as="When was it founded? Lyon Romans")
+    assert resolve("And Nice?", [previous]).searched_as == "When was it founded? Nice"
+
+
+def test_a_word_capitalised_only_as_a_sentence_opener_is_no_name() -> None:
+    assert names("Organizations like Refugees International help. Many flee. NATO met. Lyon Airport is shut.") \
+        == ["Refugees International", "NATO", "Lyon Airport"]

@@ -58,22 +58,29 @@ def _name_follows(tokens: list[tuple[str, bool]], i: int) -> bool:
     return i < len(tokens) and tokens[i][1]
 
 
+def _is_name(run: list[str], opens_sentence: bool) -> bool:
+    # subtle: a lone word may be capitalised only because it opens a sentence; an acronym or "S-300" is a name
+    return bool(run) and not (opens_sentence and len(run) == 1 and run[0].isalpha() and not run[0].isupper())
+
+
 def names(text: str) -> list[str]:
     """Runs of capitalised words (with digits and inner connectors: "Super Bowl 50", "Institute for the Study of
-    War"), in order, once each; a capitalised stop word or question word ("The", "Who") starts none."""
-    tokens = [(m.group(0), m.group(0)[0].isupper() and m.group(0).lower() not in STOPWORDS)
-              for m in _TOKEN.finditer(text)]
+    War"), in order, once each. A capitalised stop word or question word ("The", "Who") starts none, and a lone
+    word capitalised only because it opens a sentence ("Organizations like ...") is none."""
+    matches = list(_TOKEN.finditer(text))
+    tokens = [(m.group(0), m.group(0)[0].isupper() and m.group(0).lower() not in STOPWORDS) for m in matches]
     found: list[str] = []
     run: list[str] = []
+    opens_sentence = False
     for i, (token, capital) in enumerate(tokens):
-        joins = run and (token.isdigit() or (token.lower() in _CONNECTORS and _name_follows(tokens, i)))
-        if capital or joins:
+        if run and (capital or token.isdigit() or (token.lower() in _CONNECTORS and _name_follows(tokens, i))):
             run.append(token)
             continue
-        if run:
+        if _is_name(run, opens_sentence):
             found.append(" ".join(run))
-        run = []
-    if run:
+        run = [token] if capital else []
+        opens_sentence = text[:matches[i].start()].rstrip()[-1:] in ("", ".", "!", "?", ":")
+    if _is_name(run, opens_sentence):
         found.append(" ".join(run))
     return list(dict.fromkeys(name.removesuffix("'s").removesuffix("’s") for name in found))
 
@@ -112,9 +119,11 @@ def elliptical(question: str, previous: Turn) -> str:
     subject = fragment.split(" ", 1)
     if len(subject) == 2 and subject[0].lower() in STOPWORDS:  # "in Kurakhove": the name goes where the old one was
         fragment = subject[1]
-    earlier_names = names(earlier)
     if not fragment:
         return earlier
+    if earlier != previous.question and earlier.startswith(previous.question):
+        return f"{previous.question} {fragment}"  # it was a follow-up with its subject added: swap the subject
+    earlier_names = names(earlier)
     if not earlier_names:
         return f"{earlier} {fragment}"
     last = earlier_names[-1]

@@ -61,7 +61,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     assistant = Assistant.load(args.index)
     filters = {name: getattr(args, name) for name in ("source", "date_from", "date_to", "path")
                if getattr(args, name) is not None}
-    result = assistant.ask(args.question, k=args.k, mode=args.mode, filters=filters)
+    history: list = []
+    for earlier in args.after or ():  # asked in turn, so each earlier answer is there for the next to lean on
+        history.append(assistant.ask(earlier, k=args.k, mode=args.mode, filters=filters, history=history))
+    result = assistant.ask(args.question, k=args.k, mode=args.mode, filters=filters, history=history)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -130,6 +133,9 @@ def _add_ask_arguments(ask: argparse.ArgumentParser) -> None:
                      "(YYYY, YYYY-MM or YYYY-MM-DD; undated documents are left out)")
     ask.add_argument("--to", dest="date_to", metavar="DATE", help="only documents dated on or before DATE")
     ask.add_argument("--path", metavar="GLOB", help="only documents whose path matches GLOB (or is under it)")
+    ask.add_argument("--after", action="append", metavar="QUESTION",
+                     help="an earlier question of the conversation (repeatable, oldest first): QUESTION may be a "
+                          "follow-up of it, searched as resolved against it and its answer")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     ask.set_defaults(func=cmd_ask)
 

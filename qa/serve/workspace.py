@@ -9,6 +9,7 @@ one is used as soon as it is swapped in, without a restart.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,13 +101,15 @@ class Workspace:
 
     # -- questions ---------------------------------------------------------------------------------------------
     def ask(self, question: str, k: Any = None, *, mode: str | None = None,
-            filters: Filters | dict[str, Any] | None = None) -> Result:
-        """``Assistant.ask`` on the live generation (picked up here if a rebuild swapped one in)."""
+            filters: Filters | dict[str, Any] | None = None, history: Sequence[Any] | None = None) -> Result:
+        """``Assistant.ask`` on the live generation (picked up here if a rebuild swapped one in); ``history`` the
+        conversation's earlier turns, oldest first (``qa.records.history_from``)."""
         assistant = self.assistant
         if assistant is None:
             raise IndexMissingError("there is no index yet: add documents in the Documents tab, then ask again")
         assistant.reload_if_changed()
-        return assistant.ask(question, k=None if k in (None, "") else k, mode=mode or None, filters=filters)
+        return assistant.ask(question, k=None if k in (None, "") else k, mode=mode or None, filters=filters,
+                             history=history)
 
     # -- uploads and ratings -----------------------------------------------------------------------------------
     def add_files(self, files: list[tuple[Path, str]]) -> tuple[list[Saved], list[tuple[str, str]]]:

@@ -40,8 +40,8 @@ def test_is_followup(question: str, followup: bool) -> None:
 
 
 def test_resolve_adds_the_previous_subject_and_boosts_its_documents() -> None:
-    previous = Turn("Who did the Russian defence minister meet in Pyongyang?", answer="Minister Belousov met Kim Jong Un.",
-                    cited=("isw.md", "wilson.md"))
+    previous = Turn("Who did the Russian defence minister meet in Pyongyang?",
+                    answer="Minister Belousov met Kim Jong Un.", cited=("isw.md", "wilson.md"))
     resolved = resolve("What did they discuss?", [Turn("unrelated"), previous])
     assert resolved == Resolution("What did they discuss? Russian Pyongyang Minister Belousov Kim Jong Un", True,
                                   ("isw.md", "wilson.md"))

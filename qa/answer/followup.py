@@ -38,7 +38,7 @@ _ELLIPTICAL = re.compile(r"^\s*(?:and|but|also|what about|how about|and what abo
                          re.IGNORECASE)
 _TOKEN = re.compile(r"[\w][\w'’.-]*[\w]|\w")
 # words inside a name: "Institute for the Study of War"
-_CONNECTORS = frozenset(["of", "for", "the", "and", "de", "del", "la", "von", "van"])
+_CONNECTORS = frozenset(["of", "for", "the", "de", "del", "la", "von", "van"])
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,16 @@ def subject_terms(question: str, previous: Turn, rule: FollowupSettings) -> list
     """The previous turn's subject, leaving out what ``question`` already says."""
     earlier = previous.searched_as or previous.question
     terms = names(earlier) or content_words(earlier)
-    terms += [name for name in names(previous.answer or "") if name not in terms][:rule.answer_names]
+    added = 0
+    for name in names(previous.answer or ""):
+        if added == rule.answer_names:
+            break
+        folded = name.casefold()
+        if any(folded in term.casefold() for term in terms):
+            continue
+        terms = [term for term in terms if term.casefold() not in folded]  # "Belousov" gives way to "Andrei Belousov"
+        terms.append(name)
+        added += 1
     asked = question.casefold()
     return [term for term in terms if term.casefold() not in asked]
 

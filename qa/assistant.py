@@ -169,6 +169,14 @@ class Assistant:
         return Result(question=question, passages=passages, answer=found, mode=mode, timings_ms=timings,
                       generation=searcher.data.generation, searched_as=searched)
 
+    def converse(self, questions: Sequence[str], **options: Any) -> list[Result]:
+        """Each question asked in turn, with the results before it as its history (the last one may lean on the
+        others); ``options`` as for ``ask``. For scripts: ``qa ask --after`` and ``qa eval``'s history field."""
+        results: list[Result] = []
+        for question in questions:
+            results.append(self.ask(question, history=results, **options))
+        return results
+
     @staticmethod
     def passage(data: store.IndexData, hit: Hit, rank: int) -> Passage:
         """The passage ``ask`` returns for a search hit in ``data`` at ``rank``: its chunk with provenance."""

@@ -162,7 +162,8 @@ class Assistant:
         done = time.perf_counter()
         found = None
         if answer:
-            found, passages = pick_answer(searched, passages)
+            found, passages = pick_answer(searched if self.settings.followup.answer_with_subject else question,
+                                          passages)
         answered = time.perf_counter()
         timings = {"embed": (embedded - started) * 1000, "search": (done - embedded) * 1000,
                    "answer": (answered - done) * 1000}

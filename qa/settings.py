@@ -125,14 +125,17 @@ class FollowupSettings:
     words that carry meaning.
     A follow-up is searched with the previous turn's subject added: the names in its question (else its content
     words) and up to ``answer_names`` names from its answer sentence; the documents cited in the previous answer
-    get ``boost`` times the spread (standard deviation) of the candidates' scores added to theirs. The values were
+    get ``boost`` times the spread (standard deviation) of the candidates' scores added to theirs. The answer
+    sentence is chosen with the subject added too (``answer_with_subject``), else with the question as asked. The
+    values were
     chosen by bench/followups.py on SQuAD's even-numbered articles (docs/quality.md).
     """
 
-    max_content_words: int = 1
-    max_new_names: int = 0
+    max_content_words: int = 0
+    max_new_names: int = 1
     answer_names: int = 2
     boost: float = 0.5
+    answer_with_subject: bool = True
 
     def __post_init__(self) -> None:
         counts = {"max_content_words": self.max_content_words, "max_new_names": self.max_new_names,

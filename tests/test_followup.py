@@ -42,7 +42,7 @@ def test_is_followup(question: str, followup: bool) -> None:
 def test_resolve_adds_the_previous_subject_and_boosts_its_documents() -> None:
     previous = Turn("Who did the Russian defence minister meet in Pyongyang?",
                     answer="Minister Belousov met Kim Jong Un.", cited=("isw.md", "wilson.md"))
-    resolved = resolve("What did they discuss?", [Turn("unrelated"), previous])
+    resolved = resolve("What did they discuss?", [Turn("unrelated"), previous], FollowupSettings(answer_names=2))
     assert resolved == Resolution("What did they discuss? Russian Pyongyang Minister Belousov Kim Jong Un", True,
                                   ("isw.md", "wilson.md"))
     fewer = resolve("What did they discuss?", [previous], FollowupSettings(answer_names=1))
@@ -114,7 +114,7 @@ def test_ask_resolves_a_follow_up_against_the_history(cities: Assistant) -> None
     assert first.passages[0].path == "marseille.txt" and first.to_dict()["searched_as"] == first.question
     alone = cities.ask("When was it founded?", k=3, mode="lexical")
     followup = cities.ask("When was it founded?", k=3, mode="lexical", history=[first])
-    assert followup.searched_as == "When was it founded? Marseille Greek Phocaea"  # names from Q and A
+    assert followup.searched_as == "When was it founded? Marseille"
     assert followup.passages[0].path == "marseille.txt" != alone.passages[0].path
     assert "600 BC" in followup.answer.text
     data = followup.to_dict()

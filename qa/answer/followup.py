@@ -15,7 +15,10 @@ A question that stands on its own is searched as it is. Example::
     >>> earlier = [Turn("What does the ISW say about Pokrovsk?")]
     >>> resolve("And Kurakhove?", earlier).searched_as
     'What does the ISW say about Kurakhove?'
-    >>> resolve("Where did they go?", [Turn("Who did Belousov meet?", answer="He met Kim Jong Un.")]).searched_as
+    >>> earlier_turn = Turn("Who did Belousov meet?", answer="He met Kim Jong Un.")
+    >>> resolve("Where did they go?", [earlier_turn]).searched_as
+    'Where did they go? Belousov'
+    >>> resolve("Where did they go?", [earlier_turn], FollowupSettings(answer_names=2)).searched_as
     'Where did they go? Belousov Kim Jong Un'
     >>> resolve("What did Syria's army do near Aleppo?", earlier).followup
     False

@@ -7,7 +7,8 @@ what to search instead:
 
 - an elliptical question ("And X?", "What about X?") is the previous question with its last name replaced by X;
 - any other follow-up is searched with the previous turn's subject added: the names in its question (runs of
-  capitalised words, "Super Bowl 50"), else its content words, and a few names from its answer sentence;
+  capitalised words, "Super Bowl 50"), else its content words, and ``answer_names`` names from its answer
+  sentence (none by default: on SQuAD they drew the search to the previous answer's paragraph);
 - the documents cited in the previous answer are handed back to be boosted.
 
 A question that stands on its own is searched as it is. Example::

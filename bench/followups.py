@@ -167,7 +167,7 @@ def tune_search(base: Assistant, rule: FollowupSettings, paths: dict) -> tuple[F
     best = max(grid, key=lambda g: g["mean success@1"])
     rule = replace(rule, boost=best["boost"], answer_names=best["answer_names"])
     other = measure(replace(rule, answer_with_subject=False))
-    return replace(rule, answer_with_subject=other["mean answer_accuracy"] > best["mean answer_accuracy"]), grid
+    return replace(rule, answer_with_subject=best["mean answer_accuracy"] >= other["mean answer_accuracy"]), grid
 
 
 def report(assistant: Assistant, paths: dict[str, Path]) -> dict[str, dict]:

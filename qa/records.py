@@ -26,6 +26,10 @@ class Document:
     ``doc_id`` is unique in the corpus: the path relative to the corpus root (posix), and for a ``.jsonl``
     collection ``"path#_id"``. ``pages[i]`` is the character offset where page ``i + 1`` starts (PDF only);
     ``sections`` holds ``(offset, heading)`` pairs in document order.
+
+    ``notes`` says how the reader got the text when that is worth recording (``"OCR (Tesseract, eng) of pages 1-2,
+    confidence 93"``): one line each, what a per-file ledger shows. Where each word lies on its page (PDFs, scanned
+    pages included) is not kept here but in the reader's ``layouts`` (``qa.ingest.layout``).
     """
 
     doc_id: str
@@ -38,6 +42,7 @@ class Document:
     external_id: str | None = None
     pages: tuple[int, ...] = ()
     sections: tuple[tuple[int, str], ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def source(self) -> str:
@@ -62,13 +67,18 @@ class Document:
         return heading
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Empty ``notes`` are left out: a document read before they existed keeps its fingerprint."""
+        data = asdict(self)
+        if not data["notes"]:
+            del data["notes"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Document:
         data = dict(data)
         data["pages"] = tuple(data.get("pages", ()))
         data["sections"] = tuple((int(o), str(h)) for o, h in data.get("sections", ()))
+        data["notes"] = tuple(str(note) for note in data.get("notes", ()))
         return cls(**data)
 
 

@@ -5,6 +5,7 @@ Library functions take these objects explicitly; only the CLI and the app read f
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -161,6 +162,8 @@ class Settings:
     # whole, and chunking costs about 160 bytes of memory per character (5M characters: ~0.8 GB, measured).
     max_file_mb: float = 256
     max_document_chars: int = 5_000_000
+    # Tesseract's language packs for scanned pages, "+"-joined (Debian: tesseract-ocr-<lang> for each, e.g. deu).
+    ocr_languages: str = "eng"
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -169,6 +172,9 @@ class Settings:
             raise SettingsError(f"max_file_mb={self.max_file_mb} must be more than 0")
         if self.max_document_chars < 1:
             raise SettingsError(f"max_document_chars={self.max_document_chars} must be at least 1")
+        if not re.fullmatch(r"[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*", self.ocr_languages):
+            raise SettingsError(f"OCR languages {self.ocr_languages!r} are not Tesseract language names: "
+                                "use e.g. eng or eng+deu")
 
 
 DEFAULT = Settings()

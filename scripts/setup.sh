@@ -3,6 +3,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
+# Scanned PDFs are read by Tesseract (Debian packages). Installed where we may (root with apt-get); elsewhere qa
+# indexes everything else and lists each scan with this same install command.
+if ! command -v tesseract >/dev/null; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+        echo "qa: installing tesseract-ocr tesseract-ocr-eng (OCR of scanned PDFs)..." >&2
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-eng) \
+            >/dev/null 2>&1 || echo "qa: could not install Tesseract: scanned PDFs will be listed, not read" >&2
+    else
+        echo "qa: Tesseract is not installed, so scanned PDFs will be listed, not read; to read them:" \
+             "sudo apt-get install tesseract-ocr tesseract-ocr-eng" >&2
+    fi
+fi
 stamp=.venv/.qa-setup-stamp
 want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then

@@ -5,11 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # The browser tests drive Debian's Chromium; the no-network tests (tests/test_no_network.py) watch `qa serve` with
-# strace in a network namespace (ip: iproute2). Install what is missing (once, quietly).
+# strace in a network namespace (ip: iproute2); the OCR tests need Tesseract. Install what is missing (once, quietly).
 missing=()
 command -v chromium >/dev/null && command -v chromedriver >/dev/null || missing+=(chromium chromium-driver)
 command -v strace >/dev/null || missing+=(strace)
 command -v ip >/dev/null || missing+=(iproute2)
+command -v tesseract >/dev/null || missing+=(tesseract-ocr tesseract-ocr-eng)  # OCR of scanned PDFs (tests/test_ocr.py)
 if (( ${#missing[@]} )); then
     if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
         echo "qa: installing ${missing[*]} for the browser and no-network tests..." >&2

@@ -12,6 +12,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -35,13 +37,10 @@ to fresh grass. Markup in a document is only text: <img src=x onerror="document.
 """
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`qa serve --port 0` (any free loopback port, named in what it prints) over a fresh copy of the seed corpus;
-    the index is built at start."""
-    root = tmp_path_factory.mktemp("serve")
-    corpus, index = root / "corpus", root / "index"
-    shutil.copytree(SEED_CORPUS, corpus)
+@contextmanager
+def serving(root: Path, corpus: Path, index: Path) -> Iterator[str]:
+    """`qa serve --port 0` (any free loopback port, named in what it prints) over ``corpus``, with the real model;
+    the index is built at start. Yields the chat's address."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
     env.pop("QA_MODEL", None)
     log = (root / "serve.log").open("w")
@@ -58,7 +57,7 @@ def server(tmp_path_factory):
             raise AssertionError(f"qa serve did not start: {(root / 'serve.log').read_text()[-2000:]}") from exc
         url = line.split("the chat is at ", 1)[1].split()[0]
         assert urlsplit(url).hostname == "127.0.0.1" and urlsplit(url).port  # the port bound, not 0
-        yield url, corpus, index
+        yield url
     finally:
         proc.terminate()
         try:
@@ -66,6 +65,16 @@ def server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The chat over a fresh copy of the seed corpus: ``(address, corpus, index)``."""
+    root = tmp_path_factory.mktemp("serve")
+    corpus, index = root / "corpus", root / "index"
+    shutil.copytree(SEED_CORPUS, corpus)
+    with serving(root, corpus, index) as url:
+        yield url, corpus, index
 
 
 @pytest.fixture(scope="module")

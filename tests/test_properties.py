@@ -25,6 +25,7 @@ from qa.ingest.readers.base import TITLE_MAX_CHARS, first_line
 from qa.records import Document
 from qa.serve.cli import main
 from qa.settings import ChunkSettings
+from tests import made_files
 from tests.conftest import SEED_CORPUS, SHARED_DATA, write_small_corpus
 from tests.test_readers import PAGE, check_invariants, make_docx, make_pdf
 
@@ -153,6 +154,11 @@ def real_files() -> dict[str, bytes]:
         "page.html": PAGE,
         "utf16.txt": "Café crème\r\nThe glacier café in Zürich.\r\n".encode("utf-16"),
         "legacy.txt": "Ça va? Très bien. Où est la gare? Ünïcödé.".encode("cp1252"),
+        "figures.csv": made_files.CSV,
+        "figures.xlsx": made_files.make_xlsx(),
+        "briefing.pptx": made_files.make_pptx(),
+        "repairs.eml": made_files.make_eml(),
+        "inbox.mbox": made_files.make_mbox(),
     }
     return files
 

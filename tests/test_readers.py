@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import docx
@@ -19,6 +20,7 @@ import qa.ingest.readers
 from qa.errors import CorpusError, UnreadableDocument
 from qa.ingest.readers import SUPPORTED_SUFFIXES, Problem, ReadResult, list_corpus_files, read_document, read_path
 from qa.records import Document
+from tests import made_files
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact" / "corpus.jsonl"
 
@@ -118,7 +120,19 @@ def fixtures() -> dict[str, bytes]:
         ".pdf": make_pdf([["Page one text."], ["Page two text."]]),
         ".docx": make_docx(),
         ".jsonl": b'{"_id": "1", "title": "T", "text": "Body one."}\n{"_id": "2", "text": "Body two."}\n',
+        ".csv": made_files.CSV,
+        ".tsv": made_files.CSV.replace(b",", b"\t"),
+        ".xlsx": made_files.make_xlsx(),
+        ".pptx": made_files.make_pptx(),
+        ".eml": made_files.make_eml(),
+        ".mbox": made_files.make_mbox(),
+        ".epub": _epub(),
     }
+
+
+def _epub() -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        return made_files.make_epub(Path(folder))
 
 
 def read(name: str, data: bytes) -> ReadResult:
@@ -302,7 +316,7 @@ def test_docx_paragraphs_headings_tables_and_properties() -> None:
         "Apple trees grow best in cool climates.",
         "Harvest",
         "Apples are harvested in autumn by hand.",
-        "Variety | Month\nGala | September",
+        "Variety: Gala; Month: September",
     ]
     assert [heading for _, heading in doc.sections] == ["Orchard Report", "Growing", "Harvest"]
     check_invariants(doc)
@@ -450,7 +464,7 @@ def test_listing_sorts_skips_hidden_and_reports_unsupported(tmp_path: Path) -> N
     assert [rel for _, rel in files] == ["a.txt", "b.md", "sub/c.PDF", "sub/deeper/d.jsonl"]
     assert all(path.is_absolute() and path.read_text() == "x" for path, _ in files)
     assert [p.path for p in problems] == ["README", "x.rtf"]
-    assert "unsupported file type '.rtf': supported are .docx" in problems[1].reason
+    assert "unsupported file type '.rtf': supported are .csv, .docx" in problems[1].reason
     assert "(no extension)" in problems[0].reason
 
 

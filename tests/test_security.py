@@ -376,3 +376,20 @@ def test_serve_with_a_login_refuses_the_api_without_credentials(qa_serve) -> Non
     started = time.perf_counter()
     result = client.predict("Which sea does the Danube end in?", 2, "", api_name="/ask")
     assert result["passages"][0]["file"] == "rivers.txt" and time.perf_counter() - started < 60
+
+
+OPEN = ("qa-open-go", "click")  # the hidden button an answer's "open" link presses
+
+
+@pytest.mark.parametrize("request_text", ["#qa-open/1/1", "#qa-open/1/1/../../outside.txt", "../outside.txt",
+                                          "<script>alert(1)</script>", ""])
+def test_the_viewer_opens_no_file_a_request_names(request_text: str, page: Page) -> None:
+    """The open event takes a request and the kept results; a client that sends results of its own naming a file
+    outside the index gets a message: the results used are the session's own (empty here), never the client's."""
+    forged = {"1": {"question": "zebras", "answer": None, "passages": [
+        {"rank": 1, "doc_id": "../outside.txt", "start": 0, "end": 6, "text": "A file"}]}}
+    done = page.run(OPEN, [request_text, forged])
+    said = json.dumps(done)
+    assert "zebras" not in said.replace('"question": "zebras"', "") and "never uploaded" not in said
+    assert any("no longer on the page" in toast.get("log", "") for toast in done["toasts"]), done
+    assert "Traceback" not in said

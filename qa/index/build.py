@@ -21,13 +21,12 @@ from filelock import FileLock, Timeout
 from qa.embed.cache import EmbeddingCache, text_key
 from qa.embed.embedders import Embedder, ModelInfo
 from qa.errors import IndexBusyError, IndexCorruptError, IndexMissingError
-from qa.index import calibration, lexical, store, vector_index
+from qa.index import calibration, layouts, lexical, store, vector_index
 from qa.index.manifest import Counts, IndexEntry, Manifest
 from qa.index.write_errors import index_writes
 from qa.ingest import readers
 from qa.ingest.chunking import chunks_to_embed
 from qa.ingest.corpus import Corpus, Previous, read_corpus
-from qa.records import Document
 from qa.settings import DEFAULT, Settings
 
 EMBED_BLOCK = 256  # texts per cache commit
@@ -76,7 +75,7 @@ def _previous_read(prev: store.IndexData | None) -> Previous | None:
     """What the previous generation read, so that files with the same bytes are not parsed again."""
     if prev is None:
         return None
-    return Previous(prev.documents, prev.manifest.file_sha256, prev.manifest.problems)
+    return Previous(prev.documents, prev.manifest.file_sha256, prev.manifest.problems, prev.layouts)
 
 
 def build_index(
@@ -137,9 +136,10 @@ def _search_entry(settings: Settings) -> dict[str, Any]:
 
 def _nothing_to_write(prev: store.IndexData, corpus: Corpus, settings: Settings, requested: str) -> bool:
     """Whether the live generation is already what this build would write: same documents and files, same search
-    settings, same kind of vector index."""
+    settings, same kind of vector index, the same PDFs with word boxes."""
     manifest = prev.manifest
     return (corpus.by_id == manifest.document_fingerprints and manifest.file_sha256 == corpus.file_sha
+            and corpus.layouts.keys() == prev.layouts.keys()
             and manifest.search == _search_entry(settings)
             and manifest.index.spec == vector_index.choose_spec(len(prev.chunks), requested))
 
@@ -243,12 +243,14 @@ def _manifest(corpus_dir: Path, corpus: Corpus, embedder: Embedder, settings: Se
     )
 
 
-def _write(index_dir: Path, manifest: Manifest, documents: list[Document], chunks: store.ChunkTable,
+def _write(index_dir: Path, manifest: Manifest, corpus: Corpus, chunks: store.ChunkTable,
            vectors: np.ndarray, faiss_index: Any, settings: Settings) -> Path:
-    """Write the generation: vectors, their FAISS index, chunks, documents, BM25 and the calibration."""
+    """Write the generation: vectors, their FAISS index, chunks, documents, BM25, the calibration and the PDFs'
+    word boxes."""
+    documents = corpus.documents
     # BM25 and the score calibration are rebuilt with every generation (about a second for SciFact): always in step.
     search_files = (lexical.index_files(lexical.lexical_texts(documents, chunks), settings.lexical)
-                    | calibration.index_files(vectors))
+                    | calibration.index_files(vectors) | layouts.index_files(documents, corpus.layouts))
     return store.write_generation(index_dir, manifest=manifest, documents=documents, chunks=chunks,
                                   vectors=vectors, faiss_index=faiss_index, extra_files=search_files)
 
@@ -280,7 +282,7 @@ def _build_locked(corpus_dir: Path, index_dir: Path, embedder: Embedder, setting
     spec = vector_index.choose_spec(len(vectors), requested)
     faiss_index = vector_index.build(vectors, spec)
     manifest = _manifest(corpus_dir, corpus, embedder, settings, spec, requested, len(vectors), started)
-    gen = _write(index_dir, manifest, corpus.documents, chunks, vectors, faiss_index, settings)
+    gen = _write(index_dir, manifest, corpus, chunks, vectors, faiss_index, settings)
     changes = _what_changed(corpus.by_id, prev)
     return BuildReport(
         added=changes.added, changed=changes.changed, removed=changes.removed, unchanged=changes.unchanged,

@@ -3,7 +3,8 @@
 Layout of an index folder::
 
     index/CURRENT                      name of the live generation (replaced with os.replace: atomic)
-    index/generations/g-<n>-<time>/    manifest.json, vectors.faiss, vectors.npy, chunks.npz, documents.jsonl
+    index/generations/g-<n>-<time>/    manifest.json, vectors.faiss, vectors.npy, chunks.npz, documents.jsonl,
+                                       layouts.npz (PDF word boxes), lexical/, calibration/
     index/cache/embeddings.sqlite      embedding cache shared by all generations
     index/build.lock                   held while a build runs
 
@@ -18,7 +19,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,9 @@ import numpy as np
 
 from qa.checksums import sha256_file
 from qa.errors import REBUILD_HINT, IndexCorruptError, IndexMissingError
-from qa.index import vector_index
+from qa.index import layouts, vector_index
 from qa.index.manifest import Counts, FileChecksum, IndexEntry, Manifest
+from qa.ingest.layout import TextLayout
 from qa.records import Chunk, Document
 from qa.settings import FORMAT_VERSION
 
@@ -65,6 +67,7 @@ class IndexData:
     chunks: ChunkTable
     faiss_index: Any
     vectors: np.ndarray | None = None  # memory-mapped, only when a build asks for it
+    layouts: dict[str, TextLayout] = field(default_factory=dict)  # doc_id -> its words' boxes (PDFs)
 
     def chunk(self, row: int) -> Chunk:
         doc = self.documents[int(self.chunks.doc[row])]
@@ -151,6 +154,7 @@ def load(index_dir: Path, *, with_vectors: bool = False, verify: bool = True) ->
             chunks = ChunkTable(table["doc"], table["start"], table["end"])
         faiss_index = faiss.read_index(str(gen / "vectors.faiss"))
         vectors = np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False) if with_vectors else None
+        word_boxes = layouts.load(gen, documents)
     except Exception as exc:  # a damaged file in any of three formats: one message and the fix
         raise IndexCorruptError(f"the index at {gen} cannot be read ({type(exc).__name__}): {REBUILD_HINT}") from exc
     if faiss_index.ntotal != len(chunks) or manifest.counts.chunks != len(chunks):
@@ -158,7 +162,7 @@ def load(index_dir: Path, *, with_vectors: bool = False, verify: bool = True) ->
     if not _chunks_fit(chunks, documents):
         raise IndexCorruptError(f"the chunk table at {gen} points outside its documents: {REBUILD_HINT}")
     vector_index.configure(faiss_index, manifest.index.spec)
-    return IndexData(gen, manifest, documents, chunks, faiss_index, vectors)
+    return IndexData(gen, manifest, documents, chunks, faiss_index, vectors, word_boxes)
 
 
 def read_documents(gen: Path) -> list[Document]:

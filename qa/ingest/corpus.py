@@ -16,17 +16,20 @@ from pathlib import Path
 
 from qa.errors import CorpusError, UnreadableDocument
 from qa.ingest import readers
+from qa.ingest.layout import TextLayout
 from qa.records import Document
 from qa.settings import DEFAULT, Settings
 
 
 @dataclass(frozen=True)
 class Previous:
-    """What the previous build read: its documents by file, the files' sha256 and the problems found in them."""
+    """What the previous build read: its documents by file, the files' sha256, the problems found in them and
+    the PDFs' layouts."""
 
     documents: list[Document] = field(default_factory=list)
     file_sha: dict[str, str] = field(default_factory=dict)
     problems: tuple[readers.Problem, ...] = ()
+    layouts: dict[str, TextLayout] = field(default_factory=dict)
 
     @cached_property
     def documents_by_path(self) -> dict[str, list[Document]]:
@@ -51,6 +54,7 @@ class Corpus:
     problems: list[readers.Problem]
     file_sha: dict[str, str]  # corpus file -> sha256 of its bytes
     fingerprints: list[str]  # one per document, in order
+    layouts: dict[str, TextLayout] = field(default_factory=dict)  # doc_id -> where its words are (PDFs)
 
     @cached_property
     def by_id(self) -> dict[str, str]:
@@ -64,24 +68,26 @@ def document_fingerprint(doc: Document) -> str:
 
 def read_corpus(corpus: Path, previous: Previous | None = None, settings: Settings = DEFAULT) -> Corpus:
     """Every readable document of ``corpus``, or ``CorpusError`` when not one is readable."""
-    documents, problems, file_sha = _read_files(corpus, previous or Previous(), settings)
+    documents, problems, file_sha, layouts = _read_files(corpus, previous or Previous(), settings)
     if not documents:
         unread = ""
         if problems:
             unread = f" ({len(problems)} files could not be read; {problems[0].path}: {problems[0].reason})"
         raise CorpusError(
             f"no readable documents in {corpus}{unread}"
-            ": add .txt, .md, .html, .pdf, .docx or .jsonl files; the existing index was left as it was"
+            f": add {', '.join(sorted(readers.SUPPORTED_SUFFIXES))} files; the existing index was left as it was"
         )
     documents.sort(key=lambda d: d.doc_id)
-    return Corpus(documents, problems, file_sha, [document_fingerprint(d) for d in documents])
+    return Corpus(documents, problems, file_sha, [document_fingerprint(d) for d in documents], layouts)
 
 
 def _read_files(corpus: Path, previous: Previous, settings: Settings
-                ) -> tuple[list[Document], list[readers.Problem], dict[str, str]]:
+                ) -> tuple[list[Document], list[readers.Problem], dict[str, str], dict[str, TextLayout]]:
     files, problems = readers.list_corpus_files(corpus)
+    options = readers.ReadOptions(ocr_languages=settings.ocr_languages)
     documents: list[Document] = []
     file_sha: dict[str, str] = {}
+    layouts: dict[str, TextLayout] = {}
     for path, rel in files:
         try:
             if reason := _too_big(path, settings):
@@ -92,13 +98,15 @@ def _read_files(corpus: Path, previous: Previous, settings: Settings
             problems.append(readers.Problem(rel, f"cannot read file ({exc.strerror or exc}): check its permissions"))
             continue
         sha = hashlib.sha256(data).hexdigest()
-        if previous.file_sha.get(rel) == sha and rel in previous.documents_by_path:
+        if previous.file_sha.get(rel) == sha and _reusable(rel, previous):
             documents.extend(previous.documents_by_path[rel])
+            layouts.update({d.doc_id: previous.layouts[d.doc_id] for d in previous.documents_by_path[rel]
+                            if d.doc_id in previous.layouts})
             problems.extend(previous.problems_by_path.get(rel, ()))
             file_sha[rel] = sha
             continue
         try:
-            result = readers.read_document(path, rel, data)
+            result = readers.read_document(path, rel, data, options)
         except UnreadableDocument as exc:
             problems.append(readers.Problem(rel, str(exc)))
             continue
@@ -107,9 +115,20 @@ def _read_files(corpus: Path, previous: Previous, settings: Settings
                 problems.append(readers.Problem(rel, reason))
             else:
                 documents.append(doc)
+                if doc.doc_id in result.layouts:
+                    layouts[doc.doc_id] = result.layouts[doc.doc_id]
         problems.extend(result.problems)
         file_sha[rel] = sha
-    return documents, problems, file_sha
+    return documents, problems, file_sha, layouts
+
+
+def _reusable(rel: str, previous: Previous) -> bool:
+    """Whether the previous build's documents of an unchanged file can be kept as they are: a PDF read before its
+    layout was recorded (an older qa, whose text came from pypdf) is read again."""
+    docs = previous.documents_by_path.get(rel)
+    if not docs:
+        return False
+    return not rel.lower().endswith(".pdf") or all(d.doc_id in previous.layouts for d in docs)
 
 
 def _too_big(path: Path, settings: Settings) -> str | None:

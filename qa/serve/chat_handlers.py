@@ -70,10 +70,11 @@ def _filters(source: str | None, date_from: str, date_to: str) -> dict[str, Any]
     return {"source": source or None, "date_from": date_from or None, "date_to": date_to or None}
 
 
-def _answered(result: Result) -> list[dict]:
-    """The chat messages of one answered question: the question (and what it was searched as), then the answer."""
+def _answered(result: Result, message: str) -> list[dict]:
+    """The chat messages of one answered question: the question (and what it was searched as), then the answer
+    (``message``: its index in the chat, which the viewer's links name)."""
     return [{"role": "user", "content": render_html.question_html(result.question, result.searched_as)},
-            {"role": "assistant", "content": render_html.result_html(result)}]
+            {"role": "assistant", "content": render_html.result_html(result, message=message)}]
 
 
 def ask_question(workspace: Workspace, question: str, history: list, results: dict, k: float, mode: str,
@@ -88,7 +89,7 @@ def ask_question(workspace: Workspace, question: str, history: list, results: di
     except Exception as exc:
         warn(exc, "Cannot answer")
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    history = [*history, *_answered(result)]
+    history = [*history, *_answered(result, str(len(history) + 1))]
     return history, {**results, str(len(history) - 1): result.to_dict()}, "", result.to_dict()["searched_as"]
 
 
@@ -106,7 +107,7 @@ def search_instead(workspace: Workspace, searched_as: str, history: list, result
         warn(exc, "Cannot answer")
         return gr.skip(), gr.skip(), gr.skip()
     result = replace(result, question=results[last]["question"], searched_as=result.question)
-    history = [*history[:int(last) - 1], *_answered(result)]
+    history = [*history[:int(last) - 1], *_answered(result, last)]
     return history, {**{key: value for key, value in results.items() if key != last}, last: result.to_dict()}, \
         result.searched_as
 

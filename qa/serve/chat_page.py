@@ -13,7 +13,7 @@ from functools import partial
 import gradio as gr
 
 from qa.ingest.readers import SUPPORTED_SUFFIXES
-from qa.serve import chat_handlers, render_html
+from qa.serve import chat_handlers, render_html, viewer_handlers
 from qa.serve.workspace import Workspace
 from qa.settings import MODES
 
@@ -29,6 +29,29 @@ SCROLL_TO_QUESTION = """() => { setTimeout(() => {
   if (box) box.scrollTop += last.getBoundingClientRect().top - box.getBoundingClientRect().top - 8;
 }, 80); }"""
 SHOW_FIX = "() => setTimeout(() => document.querySelector('#qa-fix')?.scrollIntoView({block: 'nearest'}), 80)"
+# An answer's "open" links (render_html.open_link) are plain links in the sanitised chat: one listener on the page
+# hands the link's request to the hidden viewer event instead of following it.
+OPEN_LISTENER = """() => {
+  if (window.qaOpenListening) return;
+  window.qaOpenListening = true;
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest && event.target.closest('a.qa-open');
+    if (!link) return;
+    event.preventDefault();
+    event.stopPropagation();
+    window.qaOpenRequest = link.getAttribute('href');
+    document.querySelector('#qa-open-go').click();
+  }, true);
+}"""
+OPEN_REQUEST = "(request, results) => [window.qaOpenRequest || request, results]"
+# The passage on show in the viewer, in the middle of its scrolling panel (the page itself does not move).
+SHOW_TARGET = """() => setTimeout(() => {
+  const target = document.querySelector('#qa-view-target');
+  const scroller = document.querySelector('#qa-viewer-body .qa-view-scroll');
+  if (!target || !scroller) return;
+  const offset = target.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
+  scroller.scrollTop += offset - scroller.clientHeight / 3;
+}, 120)"""
 
 
 @dataclass(frozen=True)
@@ -50,6 +73,38 @@ class AskTab:
     date_from: gr.Textbox
     date_to: gr.Textbox
     clear: gr.Button
+    side: gr.Column
+    viewer: Viewer
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The document viewer beside the chat, hidden until an "open" link is clicked."""
+
+    column: gr.Column
+    head: gr.HTML
+    body: gr.HTML
+    previous: gr.Button
+    next: gr.Button
+    close: gr.Button
+
+
+def viewer_column() -> Viewer:
+    with gr.Column(scale=4, min_width=420, visible=False, elem_id="qa-viewer") as column:
+        head = gr.HTML("", elem_id="qa-viewer-head")
+        with gr.Row(elem_id="qa-viewer-nav"):
+            previous = gr.Button("‹ Previous passage", size="sm", variant="secondary", elem_id="qa-view-prev")
+            following = gr.Button("Next passage ›", size="sm", variant="secondary", elem_id="qa-view-next")
+            close = gr.Button("Close", size="sm", variant="secondary", elem_id="qa-view-close")
+        body = gr.HTML("", elem_id="qa-viewer-body")
+    return Viewer(column, head, body, previous, following, close)
+
+
+def open_trigger() -> tuple[gr.Textbox, gr.Button]:
+    """The hidden request box and button the "open" links press (outside the viewer: hidden parts are not drawn)."""
+    request = gr.Textbox("", elem_id="qa-open-request", show_label=False, container=False)
+    go = gr.Button("open", elem_id="qa-open-go")
+    return request, go
 
 
 @dataclass(frozen=True)
@@ -67,8 +122,11 @@ class ChatPage:
     head: gr.HTML
     ask: AskTab
     documents: DocumentsTab
-    results: gr.State  # chat message index -> Result.to_dict(), for ratings
+    results: gr.State  # chat message index -> Result.to_dict(), for ratings and the viewer
     pending: gr.State  # the thumbs-down waiting for its passage
+    viewing: gr.State  # viewer_handlers.ViewerState.to_dict() of the document open, or None
+    open_request: gr.Textbox  # what the "open" link clicked asks for (hidden)
+    open_go: gr.Button  # pressed by the page's script when an "open" link is clicked (hidden)
 
 
 def ask_tab(default_mode: str) -> AskTab:
@@ -90,7 +148,8 @@ def ask_tab(default_mode: str) -> AskTab:
             with gr.Row(visible=False, elem_id="qa-fix", equal_height=True) as fix_box:
                 fix = gr.Radio([], label="Thanks. Which passage does answer it? (optional)", scale=6)
                 fix_save = gr.Button("Save", size="sm", scale=1, min_width=90)
-        with gr.Column(scale=1, min_width=300, elem_id="qa-side"):
+        viewer = viewer_column()
+        with gr.Column(scale=1, min_width=300, elem_id="qa-side") as side:
             k = gr.Slider(1, 20, value=5, step=1, label="Passages to show")
             mode = gr.Radio(list(MODES), value=default_mode, label="Retrieval",
                             info="dense: meaning · lexical: exact words · hybrid: both")
@@ -102,7 +161,7 @@ def ask_tab(default_mode: str) -> AskTab:
                 date_to = gr.Textbox(label="to", **dates)
             clear = gr.Button("New conversation", size="sm", variant="secondary")
     return AskTab(chat, question, ask_button, new_topic, searched_as, search_instead, fix_box, fix, fix_save, k, mode,
-                  sources, date_from, date_to, clear)
+                  sources, date_from, date_to, clear, side, viewer)
 
 
 def documents_tab(max_upload_bytes: int) -> DocumentsTab:
@@ -125,7 +184,7 @@ def documents_tab(max_upload_bytes: int) -> DocumentsTab:
 
 def wire_events(app: gr.Blocks, page: ChatPage, workspace: Workspace) -> None:
     """Bind each handler, given the workspace, to the events that run it. The page's own events are private: only
-    ``/ask`` is offered to API clients."""
+    ``/ask``, ``/document`` and ``/page`` are offered to API clients."""
     ask, docs = page.ask, page.documents
     options = [ask.k, ask.mode, ask.sources, ask.date_from, ask.date_to]
     inputs = [ask.question, ask.chat, page.results, *options]
@@ -159,6 +218,7 @@ def wire_events(app: gr.Blocks, page: ChatPage, workspace: Workspace) -> None:
                        **index_event)
     app.load(partial(chat_handlers.refresh, workspace), None, [page.head, docs.info, ask.sources],
              api_visibility="private")
+    wire_viewer(app, page, workspace)
 
     # subtle: gr.api describes the endpoint from this signature, its type hints and its docstring
     def api_ask(question: str, k: int | None = 5, mode: str | None = None) -> dict:
@@ -168,13 +228,42 @@ def wire_events(app: gr.Blocks, page: ChatPage, workspace: Workspace) -> None:
     gr.api(api_ask, api_name="ask", concurrency_limit=4, concurrency_id="ask")
 
 
+def wire_viewer(app: gr.Blocks, page: ChatPage, workspace: Workspace) -> None:
+    """The viewer's events, and the public ``/document`` and ``/page`` endpoints."""
+    viewer, private = page.ask.viewer, {"api_visibility": "private"}
+    shown = [viewer.head, viewer.body, page.viewing]
+    app.load(None, js=OPEN_LISTENER, **private)
+    page.open_go.click(partial(viewer_handlers.open_document, workspace), [page.open_request, page.results],
+                    [*shown, viewer.column, page.ask.side], js=OPEN_REQUEST, **private).success(None, js=SHOW_TARGET)
+    for button, by in ((viewer.previous, -1), (viewer.next, 1)):
+        button.click(partial(viewer_handlers.step, workspace, by=by), [page.viewing], shown, **private
+                     ).success(None, js=SHOW_TARGET)
+    viewer.close.click(viewer_handlers.close, None, [page.viewing, viewer.column, page.ask.side], **private)
+
+    def api_document(doc_id: str, start: int | None = None, end: int | None = None, answer_start: int | None = None,
+                     answer_end: int | None = None) -> dict:
+        """A document of the index as indexed: its text, headings and pages, with the passage start-end and the
+        answer sentence (both optional; offsets as /ask returns them) and, for a PDF, their boxes."""
+        return viewer_handlers.api_document(workspace, doc_id, start, end, answer_start, answer_end)
+
+    def api_page(doc_id: str, page: int = 1, start: int | None = None, end: int | None = None,
+                 answer_start: int | None = None, answer_end: int | None = None) -> dict:
+        """Page `page` of a PDF of the index as a PNG data URL ("image"), with the passage start-end and the answer
+        sentence boxed on it (both optional) and the boxes listed in fractions of the page."""
+        return viewer_handlers.api_page(workspace, doc_id, page, start, end, answer_start, answer_end)
+
+    gr.api(api_document, api_name="document", concurrency_limit=4, concurrency_id="view")
+    gr.api(api_page, api_name="page", concurrency_limit=2, concurrency_id="view")
+
+
 def build_app(workspace: Workspace) -> gr.Blocks:
     """The chat page over ``workspace``: an Ask tab and a Documents tab under a header naming the index."""
     with gr.Blocks(title="qa · ask your documents", analytics_enabled=False, fill_width=False) as app:
-        results, pending = gr.State({}), gr.State(None)
+        results, pending, viewing = gr.State({}), gr.State(None), gr.State(None)
         head = gr.HTML(render_html.header_html(None), elem_id="qa-head")
         with gr.Tabs():
             ask = ask_tab(workspace.default_mode)
             documents = documents_tab(workspace.max_upload_bytes)
-        wire_events(app, ChatPage(head, ask, documents, results, pending), workspace)
+        request, go = open_trigger()
+        wire_events(app, ChatPage(head, ask, documents, results, pending, viewing, request, go), workspace)
     return app

@@ -7,6 +7,7 @@ Paths default to ``corpus/`` and ``index/`` in the current folder; ``QA_CORPUS``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -45,13 +46,29 @@ def cmd_index(args: argparse.Namespace) -> int:
     from qa.index.build import build_index
     from qa.serve.render_text import report_text
 
-    report = build_index(args.corpus, args.index, _embedder(args), full=args.full, progress=not args.quiet,
-                         index_kind=args.index_kind)
+    settings = dataclasses.replace(DEFAULT, ocr_languages=args.ocr_languages)
+    report = build_index(args.corpus, args.index, _embedder(args), settings=settings, full=args.full,
+                         progress=not args.quiet, index_kind=args.index_kind)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         sys.stdout.write(report_text(report))
     return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from qa.errors import CorpusError
+    from qa.ingest.fetch import add_urls
+
+    saved, problems = add_urls(args.urls, args.corpus)
+    for page in saved:
+        print(f"Saved {page.url} as {args.corpus / page.path} ({page.title})")
+    for problem in problems:
+        print(f"Could not add {problem.path}: {problem.reason}", file=sys.stderr)
+    if not saved:
+        raise CorpusError(f"no page was added ({problems[0].path}: {problems[0].reason})" if problems else
+                          "no page was added: the sitemap lists no pages")
+    return 0 if args.no_index else cmd_index(args)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -116,6 +133,9 @@ def _add_index_arguments(index: argparse.ArgumentParser) -> None:
     index.add_argument("--index-kind", choices=("auto", "flat", "hnsw", "ivf"),
                        help="vector index: exact (flat) or approximate (hnsw, ivf); auto is exact below 200,000 "
                             "chunks (default: what the last build used, else auto)")
+    index.add_argument("--ocr-languages", default=DEFAULT.ocr_languages, metavar="LANGS",
+                       help="Tesseract languages for scanned PDF pages, e.g. eng+deu (default: eng); each needs its "
+                            "Debian package tesseract-ocr-<lang>; scans already indexed are re-read with --full")
     index.add_argument("--json", action="store_true", help="print the build report as JSON")
     index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     index.set_defaults(func=cmd_index)
@@ -187,6 +207,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index_arguments(sub.add_parser(
         "index", help="build or update the index from the corpus",
         description="Build the index from the corpus, re-embedding only what changed."))
+    add = sub.add_parser(
+        "add", help="fetch web pages into the corpus, then index",
+        description="Fetch each URL (a page, or every page of a sitemap), save its main text into the corpus as a "
+                    "Markdown file with its URL, title, site and date in front matter, then update the index. A "
+                    "rebuild reads the saved files and never needs the network.")
+    add.add_argument("urls", nargs="+", metavar="URL", help="http(s) address of a page or a sitemap.xml")
+    add.add_argument("--no-index", action="store_true", help="only save the pages; do not update the index")
+    _add_index_arguments(add)
+    add.set_defaults(func=cmd_add)
     _add_ask_arguments(sub.add_parser(
         "ask", help="answer a question from the index",
         description="Show the passages that answer QUESTION, each with its source."))

@@ -75,8 +75,19 @@ def location(passage: Passage) -> str:
     return " · ".join(escape(part) for part in location_parts(passage, dash="–"))
 
 
-def passage_html(passage: Passage, fold_chars: int = FOLD_CHARS) -> str:
-    """One passage: rank, source label, location, score, and its text with the answer marked (folded if long)."""
+def open_link(message: str | None, rank: int) -> str:
+    """The "open" action of a passage (``rank``) or of the answer (0) in chat message ``message``: the page's
+    viewer opens the document there. No link without a message (a result shown outside the chat)."""
+    if message is None:
+        return ""
+    what = "the answer" if rank == 0 else f"passage {rank}"
+    return (f'<a class="qa-open" href="#qa-open/{escape(message)}/{rank}" title="Open {what} in its document">'
+            "Open in document</a>")
+
+
+def passage_html(passage: Passage, fold_chars: int = FOLD_CHARS, message: str | None = None) -> str:
+    """One passage: rank, source label, location, score, and its text with the answer marked (folded if long);
+    in chat message ``message``, with the link that opens it in its document."""
     also = ""
     if passage.also_in:
         also = f'<div class="qa-also">Also in: {escape("; ".join(passage.also_in))}</div>'
@@ -96,28 +107,31 @@ def passage_html(passage: Passage, fold_chars: int = FOLD_CHARS) -> str:
         f'<span class="qa-source">{escape(passage.source)}</span>'
         f'<span class="qa-score" title="relevance score (scale depends on the mode)">{passage.score:.3f}</span>'
         "</div>"
-        f'<div class="qa-loc">{location(passage)}</div>'
+        f'<div class="qa-loc">{location(passage)}{open_link(message, passage.rank)}</div>'
         f"{body}{also}</div>"
     )
 
 
-def answer_html(answer: Answer, passages: Iterable[Passage] = ()) -> str:
-    """The answer sentence with its source label (and the location of the passage it came from)."""
+def answer_html(answer: Answer, passages: Iterable[Passage] = (), message: str | None = None) -> str:
+    """The answer sentence with its source label (and the location of the passage it came from), and in chat
+    message ``message`` the link that opens it in its document."""
     where = next((location(p) for p in passages if p.rank == answer.passage_rank), escape(answer.path))
     return (
         '<div class="qa-answer">'
         '<div class="qa-kicker">Answer</div>'
         f'<div class="qa-answer-text">{_clean(answer.text)}</div>'
-        f'<div class="qa-cite">{escape(answer.source)}<span class="qa-cite-loc"> · {where}</span></div>'
+        f'<div class="qa-cite">{escape(answer.source)}<span class="qa-cite-loc"> · {where}</span>'
+        f"{open_link(message, 0)}</div>"
         "</div>"
     )
 
 
-def result_html(result: Result, fold_chars: int = FOLD_CHARS) -> str:
-    """A whole result as one chat message: the answer (when there is one), then the ranked passages."""
+def result_html(result: Result, fold_chars: int = FOLD_CHARS, message: str | None = None) -> str:
+    """A whole result as one chat message: the answer (when there is one), then the ranked passages; ``message``
+    is the chat message's index, for the links that open them in their documents."""
     parts = ['<div class="qa-result">']
     if result.answer:
-        parts.append(answer_html(result.answer, result.passages))
+        parts.append(answer_html(result.answer, result.passages, message))
     if not result.passages:
         parts.append('<div class="qa-empty">No passage matches this question (and filters). '
                      "Try other words, a wider date range or fewer source filters.</div>")
@@ -127,7 +141,7 @@ def result_html(result: Result, fold_chars: int = FOLD_CHARS) -> str:
         if timing is not None:
             meta.append(f"{timing:.0f} ms")
         parts.append(f'<div class="qa-meta">{" · ".join(meta)}</div>')
-        parts += [passage_html(p, fold_chars) for p in result.passages]
+        parts += [passage_html(p, fold_chars, message) for p in result.passages]
     parts.append("</div>")
     return "".join(parts)
 

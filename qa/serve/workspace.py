@@ -20,6 +20,7 @@ from qa.index import store
 from qa.index.build import BuildReport, build_index
 from qa.records import Result
 from qa.search.filters import Filters
+from qa.search.searcher import Searcher
 from qa.serve.feedback import append_feedback
 from qa.serve.uploads import DEFAULT_MAX_BYTES, Saved, check_upload, save_upload
 from qa.settings import DEFAULT, Settings
@@ -110,6 +111,14 @@ class Workspace:
         assistant.reload_if_changed()
         return assistant.ask(question, k=None if k in (None, "") else k, mode=mode or None, filters=filters,
                              history=history)
+
+    def searcher(self) -> Searcher:
+        """The live generation's searcher (picked up here if a rebuild swapped one in), for the viewer."""
+        assistant = self.assistant
+        if assistant is None:
+            raise IndexMissingError("there is no index yet: add documents in the Documents tab, then ask again")
+        assistant.reload_if_changed()
+        return assistant.searcher
 
     # -- uploads and ratings -----------------------------------------------------------------------------------
     def add_files(self, files: list[tuple[Path, str]]) -> tuple[list[Saved], list[tuple[str, str]]]:

@@ -8,9 +8,10 @@ import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from qa.errors import UnreadableDocument
+from qa.ingest.layout import TextLayout
 from qa.records import Document
 
 TITLE_MAX_CHARS = 150
@@ -26,11 +27,22 @@ class Problem:
 
 @dataclass(frozen=True)
 class ReadResult:
-    """The documents read from one file, and non-fatal problems inside it (e.g. a broken ``.jsonl`` line)."""
+    """The documents read from one file, non-fatal problems inside it (e.g. a broken ``.jsonl`` line), and where
+    the words of a paged document lie on its pages (a PDF's, by doc_id)."""
 
     documents: tuple[Document, ...]
     problems: tuple[Problem, ...] = ()
+    layouts: dict[str, TextLayout] = field(default_factory=dict)
 
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """What a reader may need beyond the file's bytes: Tesseract's languages for scanned pages (``eng+deu``)."""
+
+    ocr_languages: str = "eng"
+
+
+READ_DEFAULTS = ReadOptions()
 
 # The line boundaries of ``str.splitlines``.
 _LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")

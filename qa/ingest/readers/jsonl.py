@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from qa.errors import UnreadableDocument
-from qa.ingest.readers.base import Problem, ReadResult, clean_title, first_line
+from qa.ingest.readers.base import READ_DEFAULTS, Problem, ReadOptions, ReadResult, clean_title, first_line
 from qa.ingest.readers.text import decode_text
 from qa.records import Document
 
@@ -18,7 +18,7 @@ MAX_LINE_PROBLEMS = 20  # past this, one summary line instead of one per broken 
 _FIX = 'each line must be a JSON object like {"_id": "1", "title": "...", "text": "..."}'
 
 
-def read_jsonl(path: Path, rel: str, data: bytes) -> ReadResult:
+def read_jsonl(path: Path, rel: str, data: bytes, options: ReadOptions = READ_DEFAULTS) -> ReadResult:
     documents: list[Document] = []
     problems: list[Problem] = []
     first_seen: dict[str, int] = {}

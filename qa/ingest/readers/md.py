@@ -19,7 +19,15 @@ from typing import Any
 import yaml
 
 from qa.errors import UnreadableDocument
-from qa.ingest.readers.base import ReadResult, clean_title, first_line, iso_date, require_text
+from qa.ingest.readers.base import (
+    READ_DEFAULTS,
+    ReadOptions,
+    ReadResult,
+    clean_title,
+    first_line,
+    iso_date,
+    require_text,
+)
 from qa.ingest.readers.text import decode_text
 from qa.records import Document
 
@@ -29,7 +37,7 @@ _FENCE = re.compile(r" {0,3}(```|~~~)")
 _FIX = "fix the block between the leading '---' lines or remove it"
 
 
-def read_markdown(path: Path, rel: str, data: bytes) -> ReadResult:
+def read_markdown(path: Path, rel: str, data: bytes, options: ReadOptions = READ_DEFAULTS) -> ReadResult:
     text = decode_text(data)
     meta: dict[str, Any] = {}
     match = _FRONT_MATTER.match(text)

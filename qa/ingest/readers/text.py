@@ -16,7 +16,7 @@ from pathlib import Path
 import charset_normalizer
 
 from qa.errors import UnreadableDocument
-from qa.ingest.readers.base import ReadResult, first_line, require_text
+from qa.ingest.readers.base import READ_DEFAULTS, ReadOptions, ReadResult, first_line, require_text
 from qa.records import Document
 
 _BOMS = (  # UTF-32 first: its LE BOM starts with the UTF-16 LE one
@@ -88,6 +88,6 @@ def _decode(data: bytes) -> str:
     return str(best)
 
 
-def read_txt(path: Path, rel: str, data: bytes) -> ReadResult:
+def read_txt(path: Path, rel: str, data: bytes, options: ReadOptions = READ_DEFAULTS) -> ReadResult:
     text = require_text(decode_text(data), "empty or whitespace only")
     return ReadResult((Document(doc_id=rel, path=rel, text=text, title=first_line(text)),))

@@ -2,8 +2,10 @@
 
 trafilatura is the maintained, benchmarked choice for main-content extraction (boilerplate removal) and
 also reads the page's metadata: title, site name (our publisher), publication date (via htmldate) and
-canonical URL. On a tiny page it may find no "main" text at all; then we fall back to lxml's text of
-``<body>`` minus the obvious boilerplate elements, so a short page still gets indexed.
+canonical URL. Tables are rewritten first as one paragraph per row, each read with its header row
+(``"Country: Syria; Displaced: 6.8 million"``), so a row keeps the names of its columns. On a tiny page it may
+find no "main" text at all; then we fall back to lxml's text of ``<body>`` minus the obvious boilerplate elements,
+so a short page still gets indexed.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import lxml.html
 import trafilatura
 
 from qa.errors import UnreadableDocument
-from qa.ingest.readers.base import ReadResult, clean_title, first_line, quiet, require_text
+from qa.ingest.readers.base import READ_DEFAULTS, ReadOptions, ReadResult, clean_title, first_line, quiet, require_text
+from qa.ingest.readers.tables import keyed_rows
 from qa.ingest.readers.text import decode_text
 from qa.records import Document
 
@@ -46,8 +49,9 @@ _PRUNE = ["//nav", "//script", "//style", "//noscript", "//template"] + [
 _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
-def read_html(path: Path, rel: str, data: bytes) -> ReadResult:
+def read_html(path: Path, rel: str, data: bytes, options: ReadOptions = READ_DEFAULTS) -> ReadResult:
     page = _parse(require_text(decode_text(data), "empty or whitespace only"))
+    _tables_as_rows(page)
     with quiet("trafilatura", "htmldate", "courlan"):
         extracted = trafilatura.bare_extraction(
             page, with_metadata=True, include_comments=False, favor_recall=True, prune_xpath=_PRUNE
@@ -72,6 +76,38 @@ def read_html(path: Path, rel: str, data: bytes) -> ReadResult:
         sections=sections,
     )
     return ReadResult((document,))
+
+
+def main_text(markup: str) -> str:
+    """The main text of an HTML fragment or page (an HTML mail, an e-book chapter), as ``read_html`` finds it.
+
+    >>> main_text("<html><body><nav>Menu</nav><p>Apples grow on trees.</p></body></html>")
+    'Apples grow on trees.'
+    """
+    page = _parse(markup)
+    _tables_as_rows(page)
+    with quiet("trafilatura", "htmldate", "courlan"):
+        text = trafilatura.extract(page, include_comments=False, favor_recall=True, prune_xpath=_PRUNE)
+    return text if text and text.strip() else _body_text(page)
+
+
+def _tables_as_rows(page: lxml.html.HtmlElement) -> None:
+    """Replace each innermost ``<table>`` by one paragraph per row read with its header (``tables.keyed_rows``),
+    before extraction: trafilatura would write the cells as a run of text, which loses their columns."""
+    for table in list(page.iter("table")):
+        if table.find(".//table") is not None:  # a layout table holding tables: its inner tables are the data
+            continue
+        rows = [[" ".join(cell.text_content().split()) for cell in row.iter("th", "td")]
+                for row in table.iter("tr")]
+        replacement = lxml.html.Element("div")
+        for line in keyed_rows(rows):
+            paragraph = lxml.html.Element("p")
+            paragraph.text = line
+            replacement.append(paragraph)
+        replacement.tail = table.tail
+        parent = table.getparent()
+        if parent is not None:
+            parent.replace(table, replacement)
 
 
 def _parse(markup: str) -> lxml.html.HtmlElement:

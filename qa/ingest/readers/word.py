@@ -1,5 +1,8 @@
 """Word ``.docx``: paragraphs and tables in document order, headings as sections, core properties as metadata.
 
+A table is one line per row, each read with its header row (``"Variety: Gala; Month: September"``), so a row
+stays together with the names of its columns.
+
 python-docx is the standard, maintained reader for the Office Open XML format and needs no Word installation.
 Old binary ``.doc`` files are not supported; the refusal says to re-save them as ``.docx``.
 """
@@ -18,7 +21,18 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from qa.errors import UnreadableDocument
-from qa.ingest.readers.base import Problem, ReadResult, clean_title, first_line, iso_date, require_text
+from qa.ingest.readers.archive import check_zip
+from qa.ingest.readers.base import (
+    READ_DEFAULTS,
+    Problem,
+    ReadOptions,
+    ReadResult,
+    clean_title,
+    first_line,
+    iso_date,
+    require_text,
+)
+from qa.ingest.readers.tables import keyed_rows
 from qa.records import Document
 
 _BLOCK_BREAK = "\n\n"
@@ -37,7 +51,8 @@ _XML_ERRORS = (
 )
 
 
-def read_docx(path: Path, rel: str, data: bytes) -> ReadResult:
+def read_docx(path: Path, rel: str, data: bytes, options: ReadOptions = READ_DEFAULTS) -> ReadResult:
+    check_zip(data, "Word .docx", "re-save it as .docx or remove it")
     try:
         word = docx.Document(io.BytesIO(data))
         blocks, problems = _blocks(word, rel)
@@ -92,7 +107,7 @@ def _is_heading(paragraph: Paragraph) -> bool:
 
 
 def _table_text(table: Table) -> str:
-    """One line per row, cells separated by ``" | "``; a merged cell is written once."""
+    """One line per row, read with the header row (``qa.ingest.readers.tables``); a merged cell is written once."""
     rows = []
     for row in table.rows:
         cells, seen = [], set()
@@ -100,6 +115,5 @@ def _table_text(table: Table) -> str:
             if id(cell._tc) not in seen:
                 seen.add(id(cell._tc))
                 cells.append(" ".join(cell.text.split()))
-        if any(cells):
-            rows.append(" | ".join(cells))
-    return "\n".join(rows)
+        rows.append(cells)
+    return "\n".join(keyed_rows(rows))

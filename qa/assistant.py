@@ -13,16 +13,18 @@ import logging
 import threading
 import time
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from qa.answer.followup import resolve
 from qa.answer.selection import pick_answer
 from qa.embed.embedders import Embedder, query_embedder
 from qa.errors import REBUILD_HINT, IndexCorruptError, QAError, QuestionError
 from qa.index import store
-from qa.records import Document, Excerpt, Passage, Result
+from qa.records import Document, Excerpt, Passage, Result, history_from
 from qa.search.explain import Explanation, explain
 from qa.search.filters import Filters
 from qa.search.searcher import Hit, Searcher
@@ -146,30 +148,48 @@ class Assistant:
             return True
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None,
-            filters: Filters | dict[str, Any] | None = None, *, answer: bool = True) -> Result:
+            filters: Filters | dict[str, Any] | None = None, *, answer: bool = True,
+            history: Sequence[Any] | None = None) -> Result:
         """The k best passages for ``question``, one per document; ``mode`` is dense, lexical or hybrid
         (None: the settings' default), ``filters`` a ``Filters`` or a dict of its fields. Unless ``answer`` is
-        False, the sentence in them that answers best is the result's ``answer``, highlighted in its passage."""
+        False, the sentence in them that answers best is the result's ``answer``, highlighted in its passage.
+
+        ``history`` holds the conversation's earlier turns, oldest first (``qa.records.history_from``: questions,
+        or ``{"question", "answer"}`` objects with the JSON an earlier ``ask`` returned): a follow-up is searched
+        as resolved against the previous turn (``qa.answer.followup``), and the result's ``searched_as`` says how.
+        """
         question = check_question(question)
         k = check_k(self.settings.default_k if k is None else k, self.settings.max_k)
         mode = check_mode(self.settings.retrieval.mode if mode is None else mode)
         if not isinstance(filters, Filters):
             filters = Filters.from_dict(filters)
+        resolution = resolve(question, history_from(history), self.settings.followup)
+        searched = resolution.searched_as
         searcher = self.searcher
         started = time.perf_counter()
-        vector = self.embedder.embed([question])[0] if mode != "lexical" else None
+        vector = self.embedder.embed([searched])[0] if mode != "lexical" else None
         embedded = time.perf_counter()
-        hits = searcher.search(question, vector, k, mode=mode, settings=self.settings.retrieval, filters=filters)
+        hits = searcher.search(searched, vector, k, mode=mode, settings=self.settings.retrieval, filters=filters,
+                               boost_docs=resolution.boost_docs, boost=self.settings.followup.boost)
         passages = tuple(self.passage(searcher.data, hit, rank) for rank, hit in enumerate(hits, 1))
         done = time.perf_counter()
         found = None
         if answer:
-            found, passages = pick_answer(question, passages)
+            found, passages = pick_answer(searched if self.settings.followup.answer_with_subject else question,
+                                          passages)
         answered = time.perf_counter()
         timings = {"embed": (embedded - started) * 1000, "search": (done - embedded) * 1000,
                    "answer": (answered - done) * 1000}
         return Result(question=question, passages=passages, answer=found, mode=mode, timings_ms=timings,
-                      generation=searcher.data.generation)
+                      generation=searcher.data.generation, searched_as=searched)
+
+    def converse(self, questions: Sequence[str], **options: Any) -> list[Result]:
+        """Each question asked in turn, with the results before it as its history (the last one may lean on the
+        others); ``options`` as for ``ask``. For scripts: ``qa ask --after`` and ``qa eval``'s history field."""
+        results: list[Result] = []
+        for question in questions:
+            results.append(self.ask(question, history=results, **options))
+        return results
 
     def explain(self, question: str, doc: str, k: int | None = None,
                 filters: Filters | dict[str, Any] | None = None) -> Explanation:

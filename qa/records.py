@@ -6,9 +6,11 @@ contract used by ``qa ask --json``, the app's ``/ask`` endpoint and the evaluati
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from qa.errors import QuestionError
 from qa.settings import DEFAULT_MODE
 
 
@@ -198,10 +200,12 @@ class Result:
     mode: str = DEFAULT_MODE  # the mode that found the passages
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
     generation: str | None = None  # the index generation every passage came from
+    searched_as: str | None = None  # what was searched: the question resolved against the history (None: as asked)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
+            "searched_as": self.searched_as or self.question,
             "answer": self.answer.to_dict() if self.answer else None,
             "passages": [p.to_dict() for p in self.passages],
             "mode": self.mode,
@@ -250,3 +254,57 @@ class LedgerEntry:
         data = dict(data)
         data["path"] = data.pop("file", data.get("path"))
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier question of a conversation and what is known of its answer, for resolving a follow-up.
+
+    ``searched_as`` is what the question was searched as (itself a resolved follow-up, perhaps), ``answer`` the
+    answer sentence and ``cited`` the documents (``doc_id``) of the passages shown for it.
+    """
+
+    question: str
+    searched_as: str | None = None
+    answer: str | None = None
+    cited: tuple[str, ...] = ()
+
+    @classmethod
+    def from_value(cls, value: Any, position: int = 1) -> Turn:
+        """A turn from a question (``str``), a ``Result``, a ``Turn`` or a JSON object
+        ``{"question": str, "answer": <the JSON of qa ask --json, or omitted>}``."""
+        if isinstance(value, Turn):
+            return value
+        if isinstance(value, Result):
+            value = {"question": value.question, "answer": value.to_dict()}
+        if isinstance(value, str):
+            value = {"question": value}
+        if not isinstance(value, dict) or not isinstance(value.get("question"), str):
+            raise QuestionError(f"history turn {position} is neither a question nor {{\"question\": ..., "
+                                "\"answer\": ...}: give each earlier turn as its question text or such an object")
+        answer = value.get("answer")
+        if answer is None:
+            return cls(value["question"])
+        if not isinstance(answer, dict):
+            raise QuestionError(f"history turn {position} has an answer that is not the JSON object qa ask "
+                                "returned: pass that object, or leave the answer out")
+        sentence = answer.get("answer") if isinstance(answer.get("answer"), dict) else {}
+        passages = [p for p in answer.get("passages") or () if isinstance(p, dict)]
+        return cls(value["question"], searched_as=answer.get("searched_as") or None, answer=sentence.get("text"),
+                   cited=tuple(str(p["doc_id"]) for p in passages if p.get("doc_id") is not None))
+
+
+def history_from(value: Sequence[Any] | None) -> tuple[Turn, ...]:
+    """The earlier turns of a conversation, oldest first, from what the Python API, the CLI and JSON clients pass.
+
+    >>> turns = history_from(["Who met Kim Jong Un?", {"question": "Where?", "answer": {"searched_as": "Where? Kim",
+    ...     "answer": {"text": "In Pyongyang."}, "passages": [{"doc_id": "isw.md"}]}}])
+    >>> turns[0].answer, turns[1].searched_as, turns[1].answer, turns[1].cited
+    (None, 'Where? Kim', 'In Pyongyang.', ('isw.md',))
+    """
+    if value is None:
+        return ()
+    if isinstance(value, str | dict) or not isinstance(value, Sequence):
+        raise QuestionError("the history must be a list of earlier turns, oldest first: each a question or "
+                            "{\"question\": ..., \"answer\": ...}")
+    return tuple(Turn.from_value(turn, position) for position, turn in enumerate(value, 1))

@@ -118,10 +118,43 @@ class RetrievalSettings:
 
 
 @dataclass(frozen=True)
+class FollowupSettings:
+    """How a question is resolved against the earlier turns of a conversation (``qa.answer.followup``).
+
+    A question is a follow-up when it opens elliptically ("And Kurakhove?", "What about ..."), or holds a pronoun
+    and at most ``max_new_names`` names the previous turn did not hold, or has at most ``max_content_words``
+    words that carry meaning.
+    A follow-up is searched with the previous turn's subject added: the names in its question (else its content
+    words) and up to ``answer_names`` names from its answer sentence; the documents cited in the previous answer
+    get ``boost`` times the spread (standard deviation) of the candidates' scores added to theirs. The answer
+    sentence is chosen with the subject added too when ``answer_with_subject``, else (the default, 9 points better
+    on the follow-ups tuned on) with the question as asked, among the passages the resolved search found. The
+    values were
+    chosen by bench/followups.py on SQuAD's even-numbered articles (docs/quality.md).
+    """
+
+    max_content_words: int = 0
+    max_new_names: int = 1
+    answer_names: int = 0
+    boost: float = 1.0
+    answer_with_subject: bool = False
+
+    def __post_init__(self) -> None:
+        counts = {"max_content_words": self.max_content_words, "max_new_names": self.max_new_names,
+                  "answer_names": self.answer_names}
+        for name, value in counts.items():
+            if value < 0:
+                raise SettingsError(f"{name}={value} must be 0 or more")
+        if not self.boost >= 0:
+            raise SettingsError(f"boost={self.boost} must be 0 or more (0: no boost)")
+
+
+@dataclass(frozen=True)
 class Settings:
     chunk: ChunkSettings = ChunkSettings()
     lexical: LexicalSettings = LexicalSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    followup: FollowupSettings = FollowupSettings()
     batch_size: int = 32
     default_k: int = 5
     max_k: int = 100

@@ -290,3 +290,34 @@ def test_new_conversation_empties_the_chat_and_closes_the_fix_box(server, browse
     css(browser, "#qa-chat button[aria-label='Like']")[0].click()
     wait_for(browser, lambda d: len(feedback_lines(index)) == rated + 1, 20)
     assert feedback_lines(index)[-1]["question"] == S300
+
+
+def test_a_follow_up_is_searched_as_resolved_and_the_search_can_be_corrected(server, browser) -> None:
+    url = server[0]
+    open_page(browser, url)
+    ask(browser, "Who did Lavrov speak with on the phone?")
+    assert not css(browser, "#qa-chat .qa-searched-as")  # a question that stands alone is searched as asked
+    ask(browser, "What did they discuss?")
+    shown = css(browser, "#qa-chat .user-row")[1].find_element("css selector", ".qa-searched-as").text
+    assert shown == "searched as: What did they discuss? Lavrov"
+    answer = css(browser, "#qa-chat .qa-result")[1].find_element("css selector", ".qa-answer").text
+    assert "Lavrov and Fidan reportedly discussed" in answer
+    box = css(browser, "#qa-searched-as textarea")[0]
+    assert box.get_attribute("value") == shown.removeprefix("searched as: ")
+
+    # Corrected and searched again: the same question, answered from what the person wrote, in its place.
+    box.clear()
+    box.send_keys("What did Belousov and Kim discuss?")
+    css(browser, "#qa-search-instead")[0].click()
+    wait_for(browser, lambda d: "Belousov and Kim" in css(d, "#qa-chat .user-row")[-1].text)
+    assert len(css(browser, "#qa-chat .user-row")) == 2
+    wait_for(browser, lambda d: "strategic partnership" in css(d, "#qa-chat .qa-result")[1].text)
+
+    # The same follow-up asked as a new topic is searched alone.
+    box = css(browser, "#qa-question textarea")[0]
+    box.send_keys("What did they discuss?")
+    css(browser, "#qa-new-topic")[0].click()
+    wait_for(browser, lambda d: len(css(d, "#qa-chat .qa-result")) == 3)
+    assert not css(browser, "#qa-chat .user-row")[2].find_elements("css selector", ".qa-searched-as")
+    assert css(browser, "#qa-searched-as textarea")[0].get_attribute("value") == "What did they discuss?"
+    assert network_hosts(browser) == {"127.0.0.1"}

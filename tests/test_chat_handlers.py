@@ -24,7 +24,7 @@ def ws(small_corpus: Path, tmp_path: Path, embedder) -> Workspace:
     return Workspace(tmp_path / "index", small_corpus, builder=embedder)
 
 
-def asked(ws: Workspace, question: str = DANUBE, **options) -> tuple[list, dict, str]:
+def asked(ws: Workspace, question: str = DANUBE, **options) -> tuple[list, dict, str, str]:
     fields = {"history": [], "results": {}, "k": 2, "mode": "hybrid", "source": "", "date_from": "", "date_to": "",
               **options}
     return chat_handlers.ask_question(ws, question, **fields)
@@ -39,33 +39,33 @@ def like(index: int, liked: bool | str) -> gr.LikeData:
 
 
 def test_an_answer_joins_the_conversation_and_is_kept_for_ratings(ws: Workspace) -> None:
-    history, results, box = asked(ws)
-    assert [m["role"] for m in history] == ["user", "assistant"] and box == ""
+    history, results, box, searched_as = asked(ws)
+    assert [m["role"] for m in history] == ["user", "assistant"] and box == "" and searched_as == DANUBE
     assert "qa-passage" in history[1]["content"] and "Danube" in history[0]["content"]
     assert results == {"1": ws.ask(DANUBE, 2, mode="hybrid").to_dict()}
-    history, results, _ = asked(ws, "apples", history=history, results=results)
+    history, results, _, _ = asked(ws, "apples", history=history, results=results)
     assert len(history) == 4 and set(results) == {"1", "3"}  # keyed by the answer's place in the chat
 
 
 def test_the_filters_reach_the_search(ws: Workspace) -> None:
-    _, results, _ = asked(ws, k=3, source="Orchard Weekly")
+    _, results, _, _ = asked(ws, k=3, source="Orchard Weekly")
     assert [p["file"] for p in results["1"]["passages"]] == ["apples.md"]
 
 
 def test_a_refused_question_leaves_the_conversation_as_it_was(ws: Workspace) -> None:
     with pytest.warns(UserWarning, match="the question is empty"):
-        assert asked(ws, "   ") == (gr.skip(), gr.skip(), gr.skip())
+        assert asked(ws, "   ") == (gr.skip(), gr.skip(), gr.skip(), gr.skip())
 
 
 def test_a_thumbs_up_is_saved_and_closes_the_fix_box(ws: Workspace) -> None:
-    _, results, _ = asked(ws)
+    _, results, _, _ = asked(ws)
     assert chat_handlers.rate(ws, results, like(1, True)) == (gr.update(visible=False), gr.update(), None)
     [saved] = feedback(ws)
     assert (saved["rating"], saved["question"]) == ("up", DANUBE)
 
 
 def test_a_thumbs_down_asks_which_passage_answers_then_saves_it(ws: Workspace) -> None:
-    _, results, _ = asked(ws)
+    _, results, _, _ = asked(ws)
     box, choices, pending = chat_handlers.rate(ws, results, like([1, 0], False))
     assert box == gr.update(visible=True) and pending["result"] == results["1"]
     assert [rank for _, rank in choices["choices"]] == [1, 2, 0] and choices["choices"][-1][0] == "None of these"
@@ -84,7 +84,7 @@ def test_a_rating_of_nothing_known_saves_nothing(ws: Workspace) -> None:
 
 
 def test_a_new_conversation_forgets_the_answers_and_the_pending_rating() -> None:
-    assert chat_handlers.new_conversation() == ([], {}, gr.update(visible=False), None)
+    assert chat_handlers.new_conversation() == ([], {}, gr.update(visible=False), None, "")
 
 
 def test_refresh_lists_the_sources_and_copes_with_no_index(ws: Workspace, tmp_path: Path) -> None:
@@ -119,7 +119,7 @@ def test_an_unexpected_error_is_one_line_for_the_user_and_a_traceback_in_the_ser
     monkeypatch.setattr(ws, "ask", broken)
     shown = "unexpected error (RuntimeError); the details are in the server log"
     with pytest.warns(UserWarning) as toasts:
-        assert asked(ws) == (gr.skip(), gr.skip(), gr.skip())  # the conversation stays as it was
+        assert asked(ws) == (gr.skip(),) * 4  # the conversation stays as it was
     assert [str(t.message) for t in toasts] == [shown]
     with pytest.raises(gr.Error) as caught:
         chat_handlers.api_ask(ws, DANUBE, 2, "")
@@ -150,3 +150,28 @@ def test_explain_from_the_documents_tab_uses_the_ask_tabs_filters(ws: Workspace)
     assert "click its row" in chat_handlers.explain(ws, DANUBE, " ", 5, "", "", "")
     event = gr.SelectData(None, {"index": [0, 1], "value": "rivers.txt", "row_value": ["indexed", "rivers.txt"]})
     assert chat_handlers.pick_document(event) == "rivers.txt"
+
+
+def test_a_follow_up_is_resolved_against_the_conversation(ws: Workspace) -> None:
+    history, results, _, _ = asked(ws, "What does the Danube flow through?", mode="lexical")
+    history, results, _, searched_as = asked(ws, "Where does it end?", history=history, results=results,
+                                             mode="lexical")
+    assert searched_as.startswith("Where does it end? Danube")
+    assert f"searched as: {searched_as}" in history[2]["content"] and "Black Sea" in history[3]["content"]
+    assert results["3"]["searched_as"] == searched_as and results["3"]["passages"][0]["file"] == "rivers.txt"
+    _, _, _, alone = asked(ws, "Where does it end?", history=history, results=results, new_topic=True)
+    assert alone == "Where does it end?"
+
+
+def test_a_corrected_search_replaces_the_last_answer(ws: Workspace) -> None:
+    history, results, _, _ = asked(ws, "apples", mode="lexical")
+    history, results, _, _ = asked(ws, "Where does it end?", history=history, results=results, mode="lexical")
+    fields = {"k": 2, "mode": "lexical", "source": "", "date_from": "", "date_to": ""}
+    history, results, searched_as = chat_handlers.search_instead(ws, "Where does the Danube end?", history, results,
+                                                                 **fields)
+    assert len(history) == 4 and set(results) == {"1", "3"} and searched_as == "Where does the Danube end?"
+    assert results["3"]["question"] == "Where does it end?" and results["3"]["searched_as"] == searched_as
+    assert results["3"]["passages"][0]["file"] == "rivers.txt"
+    assert "searched as: Where does the Danube end?" in history[2]["content"]
+    with pytest.warns(UserWarning, match="Ask a question first"):
+        assert chat_handlers.search_instead(ws, "x", [], {}, **fields) == (gr.skip(), gr.skip(), gr.skip())

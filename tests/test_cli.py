@@ -154,3 +154,21 @@ def test_no_traceback_reaches_the_user(command: str, error: BaseException, statu
     assert main(argv) == status
     out, err = capsys.readouterr()
     assert (out, err) == ("", message)
+
+
+def test_ask_after_earlier_questions(tmp_path: Path, fast_model, capsys) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "lyon.txt").write_text("Lyon\n\nLyon was founded by the Romans in 43 BC.\n", encoding="utf-8")
+    (corpus / "nice.txt").write_text("Nice\n\nNice was founded by Greeks around 350 BC.\n", encoding="utf-8")
+    index = str(tmp_path / "index")
+    assert main(["index", "--corpus", str(corpus), "--index", index, "-q"]) == 0
+    capsys.readouterr()
+    ask = ["ask", "And Nice?", "--index", index, "--mode", "lexical", "--json"]
+    assert main([*ask, "--after", "Who founded Lyon?", "--after", "When was it founded?"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["question"] == "And Nice?" and data["searched_as"] == "When was it founded? Nice"
+    assert data["passages"][0]["file"] == "nice.txt" and "350 BC" in data["answer"]["text"]
+    assert main(["ask", "When was it founded?", "--index", index, "--after", "Who founded Lyon?"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Searched as: When was it founded? Lyon") and "43 BC" in out

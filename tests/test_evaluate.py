@@ -214,3 +214,31 @@ def test_bad_k_and_missing_dataset_are_refused(beir: Path, tmp_path: Path, fast_
     assert "k=500 is out of range" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "nothing-here"), "-q"]) == 1
     assert "no dataset at" in capsys.readouterr().err
+
+
+def test_questions_with_a_history_are_asked_after_it(beir: Path, tmp_path: Path, fast_model, capsys) -> None:
+    index = tmp_path / "index"
+    assert main(["index", "--corpus", str(beir / "corpus.jsonl"), "--index", str(index), "-q"]) == 0
+    questions = tmp_path / "followups.jsonl"
+    rows = [{"question": "Which sea does it end in?", "history": ["What does the Danube flow through?"], "doc": "d2",
+             "answer": ["Black Sea", "the Black Sea"]},
+            {"question": "What is a neutron star?", "history": ["Where does the Rhine start?"], "doc": "d4"}]
+    questions.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    dataset = load_dataset(questions)
+    assert dataset.histories == {"1": ("What does the Danube flow through?",), "2": ("Where does the Rhine start?",)}
+    assert dataset.qrels == {"1": {"d2": 1}, "2": {"d4": 1}} and dataset.answers["1"] == ("Black Sea", "the Black Sea")
+    capsys.readouterr()
+    common = ["eval", str(questions), "--index", str(index), "--json", "-q", "--mode", "lexical"]
+    assert main(common) == 0
+    with_history = json.loads(capsys.readouterr().out)["metrics"]
+    assert main([*common, "--without-history"]) == 0
+    alone = json.loads(capsys.readouterr().out)["metrics"]
+    assert with_history["success@1"] == 1.0 and with_history["answer_accuracy"] == 1.0
+    assert alone["success@1"] == 0.5 and alone["answer_accuracy"] == 0.0  # alone, "it" is the Rhine
+
+
+def test_a_history_that_is_not_a_list_of_questions_is_refused(tmp_path: Path, capsys) -> None:
+    questions = tmp_path / "bad.jsonl"
+    questions.write_text(json.dumps({"question": "Why?", "history": "Where?"}) + "\n")
+    assert main(["eval", str(questions), "--index", str(tmp_path / "index"), "-q"]) == 1
+    assert "line 1 has a \"history\" that is not a list of questions" in capsys.readouterr().err

@@ -17,7 +17,6 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from qa.assistant import Assistant
-from qa.errors import QuestionError
 from qa.index.build import build_index
 from qa.serve.workspace import Workspace
 from tests.conftest import REPO
@@ -162,31 +161,19 @@ def test_the_page_login_guards_the_api(small_corpus: Path, tmp_path: Path, embed
         app.close()
 
 
-def test_history_is_passed_on_only_when_there_is_one(small_corpus: Path) -> None:
-    """Follow-up questions: a history reaches ``Assistant.ask`` as ``history=``; none, and it is asked as before;
-    an assistant that takes no history refuses one in words."""
-    calls: list[dict] = []
-
-    class Recording:
-        def reload_if_changed(self) -> bool:
-            return False
-
-        def ask(self, question, k=None, mode=None, filters=None, *, answer=True, history=()):
-            calls.append({"history": history} if history else {})
-
-    class WithoutHistory(Recording):
-        def ask(self, question, k=None, mode=None, filters=None, *, answer=True):
-            calls.append({})
-
-    turns = [{"question": "Which sea does the Danube end in?", "answer": None}, "And the Rhine?"]
-    workspace = Workspace(Path("unused"), small_corpus, assistant=Recording())
-    workspace.ask("What about it?", history=turns)
-    workspace.ask("What about it?", history=[])
-    assert calls == [{"history": turns}, {}]
-    older = Workspace(Path("unused"), small_corpus, assistant=WithoutHistory())
-    older.ask("What about it?", history=[])
-    with pytest.raises(QuestionError, match="does not take earlier turns"):
-        older.ask("What about it?", history=turns)
+def test_a_follow_up_with_its_history_is_searched_as_resolved(served) -> None:
+    """Follow-up questions: the history of the request reaches ``Assistant.ask``, and the answer says what was
+    searched; without a history the question is searched as asked."""
+    url, _ = served
+    first = httpx.post(f"{url}api/ask", json={"question": "What does the Danube flow through?", "mode": "lexical"})
+    follow = httpx.post(f"{url}api/ask", json={"question": "Where does it end?", "mode": "lexical",
+                                               "history": [{"question": first.json()["question"],
+                                                            "answer": first.json()}]})
+    assert follow.status_code == 200, follow.text
+    assert follow.json()["searched_as"].startswith("Where does it end? Danube")
+    assert follow.json()["passages"][0]["file"] == "rivers.txt"
+    alone = httpx.post(f"{url}api/ask", json={"question": "Where does it end?", "mode": "lexical"}).json()
+    assert alone["searched_as"] == "Where does it end?"
 
 
 def test_the_description_names_the_api_routes_only(served) -> None:

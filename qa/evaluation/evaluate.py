@@ -6,7 +6,10 @@ Two kinds of dataset:
   incremental build makes that cheap), then every judged query is asked. ``split="train"`` reads
   ``train-queries.jsonl`` and ``train-qrels.tsv`` instead, for tuning on data we do not report.
 - a questions file (``.jsonl``, one ``{"question", "source", "answer"}`` a line; ``source`` a text expected in the
-  top passage's source label, ``answer`` one expected in the answer) asked against an existing index.
+  top passage's source label, ``answer`` one expected in the answer, or a list of them) asked against an existing
+  index. Optional: ``doc``, the document that answers it (its id in the index: the path, or a collection's
+  ``_id``), which gives the ranking metrics (success@1, ...); ``history``, the earlier questions of its
+  conversation, oldest first, asked in turn before it so that it can lean on them (``Assistant.converse``).
 
 Rankings are document level: a passage counts as its document (the corpus ``_id`` for BEIR collections), once.
 Metrics come from ``qa.evaluation.metrics`` (trec_eval's definitions via pytrec_eval).
@@ -35,6 +38,7 @@ class Dataset:
     answers: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     corpus: Path | None = None
+    histories: dict[str, tuple[str, ...]] = field(default_factory=dict)  # question id -> earlier questions
 
 
 @dataclass(frozen=True)
@@ -112,38 +116,57 @@ def load_dataset(path: str | Path, split: str = "test") -> Dataset:
         name = path.resolve().name + ("" if split == "test" else f"-{split}")
         return Dataset(name, "beir", queries, qrels, answers, corpus=need["corpus"])
     if path.is_file():
-        queries, answers, sources = {}, {}, {}
-        for number, row in _jsonl(path):
-            if not isinstance(row.get("question"), str) or not row["question"].strip():
-                raise DatasetError(f"{path} line {number} has no \"question\": each line needs one")
-            qid = str(number)
-            queries[qid] = row["question"]
-            if row.get("answer"):
-                answers[qid] = (str(row["answer"]),)
-            if row.get("source"):
-                sources[qid] = str(row["source"])
-        if not queries:
-            raise DatasetError(f"{path} holds no questions: one JSON object per line, {{\"question\": ...}}")
-        return Dataset(path.stem, "questions", queries, answers=answers, sources=sources)
+        return _questions_file(path)
     raise DatasetError(f"no dataset at {path}: give a BEIR folder or a questions .jsonl file")
 
 
-def run_mode(assistant: Assistant, dataset: Dataset, mode: str, k: int, *,
-             progress: bool = True) -> tuple[EvalReport, Ranking]:
-    """Ask every question in one mode; the report and the document ranking of each question."""
+def _questions_file(path: Path) -> Dataset:
+    queries, answers, sources, qrels, histories = {}, {}, {}, {}, {}
+    for number, row in _jsonl(path):
+        if not isinstance(row.get("question"), str) or not row["question"].strip():
+            raise DatasetError(f"{path} line {number} has no \"question\": each line needs one")
+        history = row.get("history") or []
+        if not isinstance(history, list) or not all(isinstance(q, str) and q.strip() for q in history):
+            raise DatasetError(f"{path} line {number} has a \"history\" that is not a list of questions: give "
+                               "the earlier questions as texts, oldest first")
+        qid = str(number)
+        queries[qid] = row["question"]
+        if row.get("answer"):
+            gold = row["answer"] if isinstance(row["answer"], list) else [row["answer"]]
+            answers[qid] = tuple(str(g) for g in gold)
+        if row.get("source"):
+            sources[qid] = str(row["source"])
+        if row.get("doc"):
+            qrels[qid] = {str(row["doc"]): 1}
+        if history:
+            histories[qid] = tuple(history)
+    if not queries:
+        raise DatasetError(f"{path} holds no questions: one JSON object per line, {{\"question\": ...}}")
+    return Dataset(path.stem, "questions", queries, qrels, answers=answers, sources=sources, histories=histories)
+
+
+def _ask(assistant: Assistant, dataset: Dataset, qid: str, use_history: bool, **options: Any) -> Any:
+    """The result of one question (after its history, when used); None for a question that cannot be searched."""
+    earlier = dataset.histories.get(qid, ()) if use_history else ()
+    try:
+        return assistant.converse([*earlier, dataset.queries[qid]], **options)[-1]
+    except QuestionError:
+        return None  # an unanswerable question (e.g. no words) scores 0 rather than stopping the run
+
+
+def run_mode(assistant: Assistant, dataset: Dataset, mode: str, k: int, *, progress: bool = True,
+             use_history: bool = True) -> tuple[EvalReport, Ranking]:
+    """Ask every question in one mode; the report and the document ranking of each question. A question with a
+    history is asked after it (the latency is the whole conversation's), unless ``use_history`` is False."""
     from tqdm import tqdm
 
     external = {d.doc_id: d.external_id or d.doc_id for d in assistant.data.documents}
     ranking: Ranking = {}
     latencies: list[float] = []
     checks: dict[str, list[bool]] = {}
-    for qid, question in tqdm(dataset.queries.items(), desc=f"{dataset.name} {mode}", unit="q",
-                              disable=not progress):
+    for qid in tqdm(dataset.queries, desc=f"{dataset.name} {mode}", unit="q", disable=not progress):
         started = time.perf_counter()
-        try:
-            result = assistant.ask(question, k=k, mode=mode)
-        except QuestionError:
-            result = None  # an unanswerable question (e.g. no words) scores 0 rather than stopping the run
+        result = _ask(assistant, dataset, qid, use_history, k=k, mode=mode)
         latencies.append((time.perf_counter() - started) * 1000)
         passages = result.passages if result else ()
         ranking[qid] = [(external[p.doc_id], p.score) for p in passages]
@@ -215,8 +238,9 @@ def default_index(dataset: Dataset) -> Path:
 
 
 def evaluate(dataset: Dataset, index_dir: Path, modes: Sequence[str], k: int, *, embedder: Any = None,
-             progress: bool = True) -> list[tuple[EvalReport, Ranking]]:
-    """Index a BEIR corpus (reusing what is unchanged) or open the given index, then run every mode."""
+             progress: bool = True, use_history: bool = True) -> list[tuple[EvalReport, Ranking]]:
+    """Index a BEIR corpus (reusing what is unchanged) or open the given index, then run every mode (questions
+    with a history after it, unless ``use_history`` is False)."""
     from qa.settings import DEFAULT
 
     k = check_k(k, DEFAULT.max_k)
@@ -229,4 +253,4 @@ def evaluate(dataset: Dataset, index_dir: Path, modes: Sequence[str], k: int, *,
             embedder = embedder_for()
         build_index(dataset.corpus, index_dir, embedder, progress=progress)
     assistant = Assistant.load(index_dir, embedder=embedder)
-    return [run_mode(assistant, dataset, mode, k, progress=progress) for mode in modes]
+    return [run_mode(assistant, dataset, mode, k, progress=progress, use_history=use_history) for mode in modes]

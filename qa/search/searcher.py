@@ -14,6 +14,7 @@ result short.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +67,7 @@ class Searcher:
         # thousands of abstracts'. A chunk's takes ~40 us and is made when needed, once per text per question.
         from cachetools import LRUCache, cached
 
+        self._doc_rows: dict[str, int] | None = None  # document id -> position, made on the first boost
         self.print_cache = LRUCache(maxsize=PRINT_CACHE_BYTES, getsizeof=lambda fp: fp.nbytes)
         self._document_print = cached(self.print_cache, key=lambda d: self.data.documents[d].text,
                                       lock=threading.Lock())(lambda d: fingerprint(self.data.documents[d].text))
@@ -114,7 +116,9 @@ class Searcher:
         return ranked(rows, scores[rows])
 
     def search(self, question: str, vector: np.ndarray | None, k: int, *, mode: str, settings: RetrievalSettings,
-               filters: Filters | None = None) -> list[Hit]:
+               filters: Filters | None = None, boost_docs: Sequence[str] = (), boost: float = 0.0) -> list[Hit]:
+        """The k best documents' best chunks; the chunks of ``boost_docs`` (document ids) get ``boost`` times the
+        candidates' score spread added (the documents a conversation's previous answer cited)."""
         allowed = self.row_mask(filters)
         available = len(self.data.chunks) if allowed is None else int(allowed.sum())
         vector = vector if mode in ("dense", "hybrid") else None
@@ -124,7 +128,7 @@ class Searcher:
         depth = max(settings.depth, 3 * k)
         while True:
             run, truncated = self.chunk_run(vector, bm25, bm25_z, depth, allowed, settings)
-            hits = self._select(run, k, settings)
+            hits = self._select(self._boosted(run, boost_docs, boost), k, settings)
             if len(hits) >= k or not truncated or depth >= available:
                 return hits
             depth *= 4
@@ -160,6 +164,19 @@ class Searcher:
             extra_vectors = vector_index.vectors_of(self.data.faiss_index, extra)
             dense_scores = np.concatenate([dense_scores, extra_vectors @ vector])
         return [(dense_rows, self.dense_stats.zscores(vector, dense_scores)), (union, bm25_z[union])]
+
+    def _boosted(self, run: Run, boost_docs: Sequence[str], boost: float) -> Run:
+        """``run`` with ``boost`` standard deviations of its scores added to the chunks of ``boost_docs``.
+
+        subtle: in units of the spread, so one boost means the same in every mode (cosines, BM25, z-scores)."""
+        rows, scores = run
+        if not boost or not len(boost_docs) or len(rows) < 2:
+            return run
+        if self._doc_rows is None:
+            self._doc_rows = {doc.doc_id: i for i, doc in enumerate(self.data.documents)}
+        boosted = np.fromiter((self._doc_rows[d] for d in boost_docs if d in self._doc_rows), np.int64)
+        lifted = np.isin(self.data.chunks.doc[rows], boosted)
+        return ranked(rows, scores + lifted * (boost * float(np.std(scores))))
 
     @staticmethod
     def _fuse(runs: list[Run], settings: RetrievalSettings) -> Run:

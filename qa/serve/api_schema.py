@@ -97,6 +97,8 @@ class AskResult(_Response):
     passages: list[PassageOut]
     mode: Mode
     generation: str | None = Field(description="the index generation every passage came from")
+    searched_as: str = Field(description="what was searched: the question, or the follow-up resolved against the "
+                                         "history")
 
 
 class DocumentOut(_Response):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from html import escape
 from pathlib import Path
 from textwrap import shorten
@@ -21,6 +22,7 @@ from typing import Any
 import gradio as gr
 
 from qa.errors import QAError
+from qa.records import Result
 from qa.serve import render_html
 from qa.serve.feedback import feedback_record
 from qa.serve.workspace import Workspace
@@ -99,24 +101,60 @@ def explain(workspace: Workspace, question: str, doc: str, k: float, source: str
 
 
 # -- asking --------------------------------------------------------------------------------------------------------
+def conversation(results: dict) -> list[dict]:
+    """The earlier turns of the chat, oldest first, as ``ask`` takes them: each question with its answer's JSON."""
+    return [{"question": results[key]["question"], "answer": results[key]} for key in sorted(results, key=int)]
+
+
+def _filters(source: str | None, date_from: str, date_to: str) -> dict[str, Any]:
+    return {"source": source or None, "date_from": date_from or None, "date_to": date_to or None}
+
+
+def _answered(result: Result, message: str) -> list[dict]:
+    """The chat messages of one answered question: the question (and what it was searched as), then the answer
+    (``message``: its index in the chat, which the viewer's links name)."""
+    return [{"role": "user", "content": render_html.question_html(result.question, result.searched_as)},
+            {"role": "assistant", "content": render_html.result_html(result, message=message)}]
+
+
 def ask_question(workspace: Workspace, question: str, history: list, results: dict, k: float, mode: str,
-        source: str | None, date_from: str, date_to: str) -> tuple[list, dict, str]:
-    """The conversation with the question and its answer appended, the answer kept for ratings, the box emptied."""
+        source: str | None, date_from: str, date_to: str, *, new_topic: bool = False) -> tuple[list, dict, str, str]:
+    """The conversation with the question and its answer appended, the answer kept for ratings and as the context
+    of the next question, the box emptied, and what it was searched as, to correct. ``new_topic``: the question is
+    searched alone, not resolved against the conversation."""
     try:
-        filters = {"source": source or None, "date_from": date_from or None, "date_to": date_to or None}
-        result = workspace.ask(question, int(k), mode=mode, filters=filters)
+        earlier = [] if new_topic else conversation(results)
+        result = workspace.ask(question, int(k), mode=mode, filters=_filters(source, date_from, date_to),
+                               history=earlier)
+    except Exception as exc:
+        warn(exc, "Cannot answer")
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    history = [*history, *_answered(result, str(len(history) + 1))]
+    return history, {**results, str(len(history) - 1): result.to_dict()}, "", result.to_dict()["searched_as"]
+
+
+def search_instead(workspace: Workspace, searched_as: str, history: list, results: dict, k: float, mode: str,
+        source: str | None, date_from: str, date_to: str) -> tuple[list, dict, str]:
+    """The last question answered again, searched as the person corrected it (alone, as written): its answer in the
+    conversation replaced."""
+    if not results:
+        gr.Warning("Ask a question first; then you can correct what it is searched as.", title="Nothing to correct")
+        return gr.skip(), gr.skip(), gr.skip()
+    last = max(results, key=int)
+    try:
+        result = workspace.ask(searched_as, int(k), mode=mode, filters=_filters(source, date_from, date_to))
     except Exception as exc:
         warn(exc, "Cannot answer")
         return gr.skip(), gr.skip(), gr.skip()
-    message = str(len(history) + 1)  # the answer's index once the question and it are appended
-    history = [*history, {"role": "user", "content": render_html.question_html(result.question)},
-               {"role": "assistant", "content": render_html.result_html(result, message=message)}]
-    return history, {**results, str(len(history) - 1): result.to_dict()}, ""
+    result = replace(result, question=results[last]["question"], searched_as=result.question)
+    history = [*history[:int(last) - 1], *_answered(result, last)]
+    return history, {**{key: value for key, value in results.items() if key != last}, last: result.to_dict()}, \
+        result.searched_as
 
 
-def new_conversation() -> tuple[list, dict, Any, None]:
-    """An empty chat, no answers kept, no thumbs-down waiting for its passage."""
-    return [], {}, gr.update(visible=False), None
+def new_conversation() -> tuple[list, dict, Any, None, str]:
+    """An empty chat, no answers kept, no thumbs-down waiting for its passage, nothing searched."""
+    return [], {}, gr.update(visible=False), None, ""
 
 
 def api_ask(workspace: Workspace, question: str, k: int | None = 5, mode: str | None = None) -> dict:

@@ -62,6 +62,9 @@ class AskTab:
     chat: gr.Chatbot
     question: gr.Textbox
     ask_button: gr.Button
+    new_topic: gr.Button
+    searched_as: gr.Textbox
+    search_instead: gr.Button
     fix_box: gr.Row
     fix: gr.Radio
     fix_save: gr.Button
@@ -144,6 +147,12 @@ def ask_tab(default_mode: str) -> AskTab:
                 question = gr.Textbox(show_label=False, placeholder=f"e.g. {EXAMPLE}", scale=8,
                                       elem_id="qa-question", autofocus=True, max_lines=4)
                 ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="qa-ask")
+                new_topic = gr.Button("Ask as a new topic", scale=1, min_width=90, elem_id="qa-new-topic")
+            with gr.Row(elem_id="qa-searched", equal_height=False):
+                searched_as = gr.Textbox(label="Last question searched as (correct it and search again)",
+                                         scale=8, max_lines=2, elem_id="qa-searched-as")
+                search_instead = gr.Button("Search this instead", size="sm", scale=1, min_width=90,
+                                           elem_id="qa-search-instead")
             with gr.Row(visible=False, elem_id="qa-fix", equal_height=True) as fix_box:
                 fix = gr.Radio([], label="Thanks. Which passage does answer it? (optional)", scale=6)
                 fix_save = gr.Button("Save", size="sm", scale=1, min_width=90)
@@ -159,8 +168,8 @@ def ask_tab(default_mode: str) -> AskTab:
                 date_from = gr.Textbox(label="Dated from", **dates)
                 date_to = gr.Textbox(label="to", **dates)
             clear = gr.Button("New conversation", size="sm", variant="secondary")
-    return AskTab(chat, question, ask_button, fix_box, fix, fix_save, k, mode, sources, date_from, date_to, clear,
-                  side, viewer)
+    return AskTab(chat, question, ask_button, new_topic, searched_as, search_instead, fix_box, fix, fix_save, k, mode,
+                  sources, date_from, date_to, clear, side, viewer)
 
 
 def documents_tab(max_upload_bytes: int) -> DocumentsTab:
@@ -198,14 +207,21 @@ def wire_events(app: gr.Blocks, page: ChatPage, workspace: Workspace) -> None:
     """Bind each handler, given the workspace, to the events that run it. The page's own events are private: only
     ``/ask``, ``/document`` and ``/page`` are offered to API clients."""
     ask, docs = page.ask, page.documents
-    inputs = [ask.question, ask.chat, page.results, ask.k, ask.mode, ask.sources, ask.date_from, ask.date_to]
-    for trigger in (ask.question.submit, ask.ask_button.click):
-        asked = trigger(partial(chat_handlers.ask_question, workspace), inputs, [ask.chat, page.results, ask.question],
-                        concurrency_limit=4, concurrency_id="ask", api_visibility="private")
-        asked.success(None, js=SCROLL_TO_QUESTION)
+    options = [ask.k, ask.mode, ask.sources, ask.date_from, ask.date_to]
+    inputs = [ask.question, ask.chat, page.results, *options]
+    asking = {"concurrency_limit": 4, "concurrency_id": "ask", "api_visibility": "private"}
+    outputs = [ask.chat, page.results, ask.question, ask.searched_as]
+    asks = [(trigger, partial(chat_handlers.ask_question, workspace))
+            for trigger in (ask.question.submit, ask.ask_button.click)]
+    asks.append((ask.new_topic.click, partial(chat_handlers.ask_question, workspace, new_topic=True)))
+    for trigger, handler in asks:
+        trigger(handler, inputs, outputs, **asking).success(None, js=SCROLL_TO_QUESTION)
+    for trigger in (ask.search_instead.click, ask.searched_as.submit):
+        trigger(partial(chat_handlers.search_instead, workspace), [ask.searched_as, ask.chat, page.results, *options],
+                [ask.chat, page.results, ask.searched_as], **asking)
     for trigger in (ask.clear.click, ask.chat.clear):
-        trigger(chat_handlers.new_conversation, None, [ask.chat, page.results, ask.fix_box, page.pending],
-                api_visibility="private")
+        trigger(chat_handlers.new_conversation, None,
+                [ask.chat, page.results, ask.fix_box, page.pending, ask.searched_as], api_visibility="private")
 
     # subtle: Gradio hands an event's data only to a parameter type-hinted gr.LikeData, a hint a partial hides
     def rate(results: dict, event: gr.LikeData) -> tuple:

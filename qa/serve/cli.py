@@ -79,7 +79,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     assistant = Assistant.load(args.index)
     filters = {name: getattr(args, name) for name in ("source", "date_from", "date_to", "path")
                if getattr(args, name) is not None}
-    result = assistant.ask(args.question, k=args.k, mode=args.mode, filters=filters)
+    # the earlier questions are asked in turn, so each one's answer is there for the next to lean on
+    result = assistant.converse([*(args.after or ()), args.question], k=args.k, mode=args.mode, filters=filters)[-1]
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -158,7 +159,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         index = args.index or default_index(dataset)
         runs = evaluate(dataset, index, modes, args.k, embedder=_embedder(args), progress=not args.quiet)
     else:
-        runs = evaluate(dataset, args.index or _index_default(), modes, args.k, progress=not args.quiet)
+        runs = evaluate(dataset, args.index or _index_default(), modes, args.k, progress=not args.quiet,
+                        use_history=not args.without_history)
     if args.run_file:
         for report, ranking in runs:
             write_run_file(run_file_for(args.run_file, report.mode, modes), ranking, f"qa-{report.mode}")
@@ -197,6 +199,9 @@ def _add_index_arguments(index: argparse.ArgumentParser) -> None:
 def _add_ask_arguments(ask: argparse.ArgumentParser) -> None:
     _add_question_arguments(ask)
     ask.add_argument("--mode", choices=MODES, help="search mode (default: hybrid, dense vectors + BM25)")
+    ask.add_argument("--after", action="append", metavar="QUESTION",
+                     help="an earlier question of the conversation (repeatable, oldest first): QUESTION may be a "
+                          "follow-up of it, searched as resolved against it and its answer")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     ask.set_defaults(func=cmd_ask)
 
@@ -243,6 +248,8 @@ def _add_eval_arguments(ev: argparse.ArgumentParser) -> None:
                                                        "of recall@100 and of the run file)")
     ev.add_argument("--split", default="test", help="BEIR split: test reads queries.jsonl and qrels.tsv, NAME "
                                                     "reads NAME-queries.jsonl and NAME-qrels.tsv (default: test)")
+    ev.add_argument("--without-history", action="store_true",
+                    help="ask each question of a questions file alone, ignoring its \"history\" (the baseline)")
     ev.add_argument("--json", action="store_true", help="print JSON (a list with --mode all)")
     ev.add_argument("--run-file", type=Path, metavar="PATH", help="write the ranking as a TREC run file "
                                                                  "(with --mode all: PATH.<mode>.<suffix>)")
@@ -288,7 +295,8 @@ def _add_watch_arguments(watch: argparse.ArgumentParser) -> None:
 EVAL_DESCRIPTION = ("Ask every question of DATASET and print nDCG@10, MRR@10, recall, success, answer checks and "
                     "latency. DATASET is a BEIR folder (corpus.jsonl, queries.jsonl, qrels.tsv, optional "
                     "answers.jsonl; its corpus is indexed into --index, reused when unchanged) or a questions "
-                    ".jsonl file ({\"question\", \"source\", \"answer\"} a line) asked against an existing index.")
+                    ".jsonl file ({\"question\", \"source\", \"answer\", \"doc\", \"history\"} a line) asked "
+                    "against an existing index.")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -150,9 +150,13 @@ def result_html(result: Result, fold_chars: int = FOLD_CHARS, message: str | Non
     return "".join(parts)
 
 
-def question_html(question: str) -> str:
-    """The user's question as shown in the chat: escaped, on one line."""
-    return escape(" ".join(question.split()))
+def question_html(question: str, searched_as: str | None = None) -> str:
+    """The user's question as shown in the chat: escaped, on one line, with what it was searched as beneath it
+    when that differs (a follow-up resolved against the conversation)."""
+    shown = escape(" ".join(question.split()))
+    if not searched_as or searched_as == question:
+        return shown
+    return f'{shown}<div class="qa-searched-as">searched as: {escape(" ".join(searched_as.split()))}</div>'
 
 
 def notice_html(text: str, kind: str = "warning") -> str:

@@ -37,6 +37,8 @@ def marked_text(passage: Passage) -> str:
 
 def result_text(result: Result, width: int = 100) -> str:
     lines = []
+    if result.searched_as and result.searched_as != result.question:
+        lines += [f"Searched as: {result.searched_as}", ""]
     if result.answer:
         where = f"[{result.answer.passage_rank}] " if result.passages else ""
         lines += [f"Answer: {' '.join(result.answer.text.split())}",

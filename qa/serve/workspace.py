@@ -8,7 +8,6 @@ one is used as soon as it is swapped in, without a restart.
 
 from __future__ import annotations
 
-import inspect
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 from qa.assistant import Assistant
 from qa.embed.embedders import Embedder, embedder_for
-from qa.errors import IndexBusyError, IndexMissingError, QuestionError, UploadError
+from qa.errors import IndexBusyError, IndexMissingError, UploadError
 from qa.index import store
 from qa.index.build import BuildReport, build_index
 from qa.index.ledger import Ledger, read_ledger
@@ -127,17 +126,12 @@ class Workspace:
         return assistant
 
     def ask(self, question: str, k: Any = None, *, mode: str | None = None,
-            filters: Filters | dict[str, Any] | None = None, history: Sequence[Any] = (),
+            filters: Filters | dict[str, Any] | None = None, history: Sequence[Any] | None = None,
             answer: bool = True) -> Result:
-        """``Assistant.ask`` on the live generation. ``history`` (earlier turns) is passed on only when there is
-        one, so a question without it is asked exactly as before follow-up questions existed."""
-        assistant = self.live_assistant()
-        more = {"history": list(history)} if history else {}
-        if more and "history" not in inspect.signature(assistant.ask).parameters:
-            raise QuestionError("this version of qa does not take earlier turns (history) yet: ask the question "
-                                "on its own, naming what it is about")
-        return assistant.ask(question, k=None if k in (None, "") else k, mode=mode or None, filters=filters,
-                             answer=answer, **more)
+        """``Assistant.ask`` on the live generation; ``history`` the conversation's earlier turns, oldest first
+        (``qa.records.history_from``)."""
+        return self.live_assistant().ask(question, k=None if k in (None, "") else k, mode=mode or None,
+                                         filters=filters, history=history, answer=answer)
 
     def searcher(self) -> Searcher:
         """The live generation's searcher, for the viewer."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -42,6 +43,13 @@ class Previous:
             by_path.setdefault(problem.path, []).append(problem)
         return by_path
 
+    def of_files(self, rels: Iterable[str]) -> Previous:
+        """Only what concerns these corpus files: what a worker reading them needs to be sent."""
+        rels = set(rels)
+        return Previous([d for d in self.documents if d.path in rels],
+                        {rel: sha for rel, sha in self.file_sha.items() if rel in rels},
+                        tuple(p for p in self.problems if p.path in rels))
+
 
 @dataclass(frozen=True)
 class Corpus:
@@ -62,9 +70,18 @@ def document_fingerprint(doc: Document) -> str:
     return hashlib.sha256(json.dumps(doc.to_dict(), sort_keys=True).encode()).hexdigest()[:32]
 
 
-def read_corpus(corpus: Path, previous: Previous | None = None, settings: Settings = DEFAULT) -> Corpus:
-    """Every readable document of ``corpus``, or ``CorpusError`` when not one is readable."""
-    documents, problems, file_sha = _read_files(corpus, previous or Previous(), settings)
+Read = tuple[list[Document], list[readers.Problem], dict[str, str]]  # documents, problems, file -> sha256
+# Reads listed files (path, path in the corpus): ``read_files`` here, or the same spread over a cluster.
+ReadFiles = Callable[[list[tuple[Path, str]], Previous, Settings], Read]
+
+
+def read_corpus(corpus: Path, previous: Previous | None = None, settings: Settings = DEFAULT,
+                read: ReadFiles | None = None) -> Corpus:
+    """Every readable document of ``corpus``, or ``CorpusError`` when not one is readable. ``read`` reads the
+    listed files (default ``read_files``, in this process)."""
+    files, problems = readers.list_corpus_files(corpus)
+    documents, read_problems, file_sha = (read or read_files)(files, previous or Previous(), settings)
+    problems += read_problems
     if not documents:
         unread = ""
         if problems:
@@ -77,9 +94,9 @@ def read_corpus(corpus: Path, previous: Previous | None = None, settings: Settin
     return Corpus(documents, problems, file_sha, [document_fingerprint(d) for d in documents])
 
 
-def _read_files(corpus: Path, previous: Previous, settings: Settings
-                ) -> tuple[list[Document], list[readers.Problem], dict[str, str]]:
-    files, problems = readers.list_corpus_files(corpus)
+def read_files(files: list[tuple[Path, str]], previous: Previous, settings: Settings) -> Read:
+    """The documents, problems and sha256 of listed files; a file whose bytes ``previous`` read is not parsed."""
+    problems: list[readers.Problem] = []
     documents: list[Document] = []
     file_sha: dict[str, str] = {}
     for path, rel in files:

@@ -112,8 +112,10 @@ class RayCluster:
     def __init__(self, root: Path, timeout: float = 120):
         self.root = root
         self.timeout = timeout
+        # PYTHONHASHSEED: bm25s's files depend on the order of a set of terms, so two builds' lexical files are
+        # byte-equal only under the same hash seed (the scores are the same under any).
         self.env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1",
-                    "HF_HUB_OFFLINE": "1"}
+                    "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0"}
         # The namespace lives as long as this holder process; every node and driver joins it with nsenter.
         self._holder = subprocess.Popen(["unshare", "-n", "sh", "-c", "ip link set lo up && exec sleep infinity"],
                                         start_new_session=True)
@@ -238,3 +240,39 @@ def cluster_fixture() -> Iterator[RayCluster]:
     finally:
         cluster.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+class SlowHashingEmbedder:
+    """The hashing embedder, slowed to ``seconds`` per call: a cluster build that lasts long enough to lose a node
+    in the middle. Same fingerprint and vectors as ``HashingEmbedder(dim)``. Importable on the cluster's workers
+    (they run with this repository on ``PYTHONPATH``)."""
+
+    def __init__(self, dim: int = 64, seconds: float = 0.5):
+        from qa.embed.embedders import HashingEmbedder
+
+        self._inner = HashingEmbedder(dim)
+        self.seconds = seconds
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
+
+    def embed(self, texts, *, batch_size: int = 32):
+        time.sleep(self.seconds)
+        return self._inner.embed(texts, batch_size=batch_size)
+
+
+def write_synthetic_corpus(folder: Path, files: int = 40, words: int = 900, seed: int = 11) -> Path:
+    """``files`` text files of ``words`` words each, in sentences drawn from a small vocabulary: a few hundred
+    chunks for the cluster tests, the same every time."""
+    import random
+
+    rng = random.Random(seed)
+    vocabulary = ["river", "harbour", "grain", "market", "tariff", "winter", "ministry", "report", "railway",
+                  "coal", "treaty", "border", "census", "election", "harvest", "drought", "vaccine", "clinic",
+                  "budget", "bridge", "tunnel", "airport", "cable", "satellite"]
+    folder.mkdir(parents=True)
+    for i in range(files):
+        sentences = [" ".join(rng.choice(vocabulary) for _ in range(rng.randint(6, 14))).capitalize() + "."
+                     for _ in range(words // 10)]
+        (folder / f"report-{i:03d}.txt").write_text(f"Report {i}\n\n" + " ".join(sentences) + "\n", encoding="utf-8")
+    return folder

@@ -30,8 +30,6 @@ from qa.ingest.corpus import Corpus, Previous, read_corpus
 from qa.records import Document
 from qa.settings import DEFAULT, Settings
 
-EMBED_BLOCK = 256  # texts per cache commit
-
 
 @dataclass(frozen=True)
 class BuildReport:
@@ -308,7 +306,7 @@ def _embed_pending(pending: dict[bytes, str], cache: EmbeddingCache, embedder: E
     missing = [k for k in keys if k not in found]
     # Sorting by length keeps similar lengths in a batch: less padding, faster embedding.
     missing.sort(key=lambda k: len(pending[k]))
-    blocks = [missing[i:i + EMBED_BLOCK] for i in range(0, len(missing), EMBED_BLOCK)]
+    blocks = [missing[i:i + engine.block] for i in range(0, len(missing), engine.block)]
     from tqdm import tqdm
 
     throughput = NodeThroughput()

@@ -42,6 +42,7 @@ class EmbeddedBlock:
 
 class Engine(Protocol):
     read_files: ReadFiles
+    block: int  # texts per embedding call handed out, and per cache commit
 
     def chunk(self, documents: list[Document], embedder: Embedder, settings: Settings) -> list[Chunked]:
         """Every document's chunks, in the order given."""
@@ -60,6 +61,7 @@ class LocalEngine:
     """Everything in this process: the default, and all a folder on one machine needs."""
 
     read_files = staticmethod(read_files)
+    block = 256
 
     def chunk(self, documents: list[Document], embedder: Embedder, settings: Settings) -> list[Chunked]:
         return chunk_documents(documents, embedder, settings)

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from qa.errors import QAError
+from qa.errors import QAError, SettingsError
 from qa.settings import DEFAULT, MODES
 
 EXIT_ERROR = 1
@@ -46,12 +46,25 @@ def cmd_index(args: argparse.Namespace) -> int:
     from qa.serve.render_text import report_text
 
     report = build_index(args.corpus, args.index, _embedder(args), full=args.full, progress=not args.quiet,
-                         index_kind=args.index_kind)
+                         index_kind=args.index_kind, engine=_engine(args))
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         sys.stdout.write(report_text(report))
     return 0
+
+
+def _engine(args: argparse.Namespace):
+    """The local build unless ``--engine ray``: only then is Ray imported."""
+    from qa.index.engine import LOCAL
+
+    if args.engine == "local":
+        if args.address is not None:
+            raise SettingsError("--address needs --engine ray: add it, or drop --address to build here")
+        return LOCAL
+    from qa.cluster.ray_engine import RayEngine
+
+    return RayEngine(args.address or "auto")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -114,6 +127,12 @@ def _add_index_arguments(index: argparse.ArgumentParser) -> None:
     index.add_argument("--index-kind", choices=("auto", "flat", "hnsw", "ivf"),
                        help="vector index: exact (flat) or approximate (hnsw, ivf); auto is exact below 200,000 "
                             "chunks (default: what the last build used, else auto)")
+    index.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="where reading, chunking and embedding run: here (local, the default) or on a Ray "
+                            "cluster (ray; needs `pip install 'qa[cluster]'` and a cluster, see the README)")
+    index.add_argument("--address",
+                       help="with --engine ray: the cluster's head as HOST:PORT, or auto (default: the cluster this "
+                            "machine is part of)")
     index.add_argument("--json", action="store_true", help="print the build report as JSON")
     index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     index.set_defaults(func=cmd_index)

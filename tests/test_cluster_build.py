@@ -1,0 +1,139 @@
+"""`qa index --engine ray` on a real three-node Ray cluster (tests/ray_cluster.py), with the hashing embedder: the
+same generation as the local build, work on several nodes, nothing embedded twice, a node lost mid-build."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.assistant import Assistant
+from qa.embed.embedders import HashingEmbedder
+from qa.index import store
+from qa.index.build import build_index
+from tests.conftest import REPO
+from tests.ray_cluster import write_synthetic_corpus
+
+pytestmark = pytest.mark.cluster
+
+# Run inside the cluster's namespace: a build on the cluster; emits the report and where the work ran.
+BUILD = """import sys
+from pathlib import Path
+from qa.cluster.ray_engine import RayEngine
+from qa.index.build import build_index
+from tests.ray_cluster import SlowHashingEmbedder
+
+corpus, index, block, seconds, full = sys.argv[1:]
+make = lambda: SlowHashingEmbedder(64, float(seconds))
+engine = RayEngine(ADDRESS, block=int(block), make_embedder=make)
+report = build_index(Path(corpus), Path(index), make(), progress=False, engine=engine, full=full == "full")
+emit({"report": report.to_dict(), "read_nodes": sorted(engine.read_nodes), "embedded_by": engine.embedded_by,
+      "actor_nodes": engine.actor_nodes, "lost_actors": engine.lost_actors})
+"""
+
+LOCAL_BUILD = """import sys
+from pathlib import Path
+from qa.embed.embedders import HashingEmbedder
+from qa.index.build import build_index
+
+emit(build_index(Path(sys.argv[1]), Path(sys.argv[2]), HashingEmbedder(64), progress=False).chunks)
+"""
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_synthetic_corpus(tmp_path_factory.mktemp("cluster") / "corpus")
+
+
+@pytest.fixture(scope="module")
+def local_index(ray_cluster, corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The local build of the same corpus, in a process with the drivers' hash seed (``RayCluster.env``)."""
+    index = tmp_path_factory.mktemp("local") / "index"
+    ray_cluster.run(LOCAL_BUILD, str(corpus), str(index))
+    return index
+
+
+def build_on_cluster(cluster, corpus: Path, index: Path, block: int = 16, seconds: float = 0, full: bool = False):
+    return cluster.run(BUILD, str(corpus), str(index), str(block), str(seconds), "full" if full else "update")
+
+
+def assert_same_generation(index: Path, reference: Path) -> None:
+    """Same chunk table, documents, vectors (within rounding) and checksummed files, apart from the build time."""
+    got, want = store.load(index, with_vectors=True), store.load(reference, with_vectors=True)
+    for column in ("doc", "start", "end"):
+        assert np.array_equal(getattr(got.chunks, column), getattr(want.chunks, column))
+    assert got.documents == want.documents
+    np.testing.assert_allclose(got.vectors, want.vectors, atol=1e-6)
+    timeless = ("built_at", "build_seconds")
+    assert ({k: v for k, v in got.manifest.to_dict().items() if k not in timeless}
+            == {k: v for k, v in want.manifest.to_dict().items() if k not in timeless})
+
+
+def test_the_cluster_build_equals_the_local_build_and_ran_on_several_nodes(ray_cluster, corpus: Path,
+                                                                           local_index: Path, tmp_path: Path) -> None:
+    built = build_on_cluster(ray_cluster, corpus, tmp_path / "index")
+    report = built["report"]
+    assert 200 <= report["chunks"] == report["chunks_embedded"] <= 600  # a few hundred chunks, all embedded
+    assert_same_generation(tmp_path / "index", local_index)
+    nodes = set(ray_cluster.node_ids().values())
+    assert len(set(built["read_nodes"]) & nodes) >= 2, built["read_nodes"]
+    assert len(set(built["actor_nodes"]) & nodes) == 3, built["actor_nodes"]  # one embedding actor per node
+    assert len(set(built["embedded_by"]) & nodes) >= 2, built["embedded_by"]
+    assert sum(built["embedded_by"].values()) == report["chunks"]
+
+    again = build_on_cluster(ray_cluster, corpus, tmp_path / "index", full=True)  # from scratch: the cache answers
+    assert again["report"]["chunks_embedded"] == 0 and again["embedded_by"] == {}
+    assert again["report"]["chunks_reused"] == report["chunks"]
+    assert_same_generation(tmp_path / "index", local_index)
+
+
+def cached_texts(index: Path) -> int:
+    path = index / "cache" / "embeddings.sqlite"
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path, timeout=30) as db:
+        try:
+            return db.execute("SELECT count(*) FROM vectors").fetchone()[0]
+        except sqlite3.OperationalError:  # the build has not made the table yet
+            return 0
+
+
+def test_a_worker_node_killed_mid_build(ray_cluster, corpus: Path, local_index: Path, tmp_path: Path) -> None:
+    """The build finishes on the other nodes; meanwhile the previous generation answers; the next run embeds
+    nothing. Last in this module: it restarts the killed node for the tests after it."""
+    index = tmp_path / "index"
+    first = corpus.parent / "first"
+    first.mkdir(exist_ok=True)
+    (first / "old.txt").write_text("The old generation knows about lighthouses on the coast.", encoding="utf-8")
+    build_index(first, index, HashingEmbedder(64), progress=False)
+    previous = store.current_generation(index)
+
+    script = ray_cluster.root / "kill-build.py"
+    script.write_text(f"from tests.ray_cluster import PRELUDE\nexec(PRELUDE)\n{BUILD}")
+    build = subprocess.Popen(ray_cluster.command([sys.executable, str(script), str(corpus), str(index), "16", "0.4",
+                                                  "update"]),
+                             env=ray_cluster.env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while cached_texts(index) < 48 and build.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert build.poll() is None, f"the build ended before the kill: {build.communicate()}"
+    ray_cluster.kill_node(ray_cluster.workers[-1])
+    assert store.current_generation(index) == previous
+    assert Assistant.load(index).ask("lighthouses on the coast").passages[0].doc_id == "old.txt"
+
+    out, err = build.communicate(timeout=300)
+    try:
+        assert build.returncode == 0, err[-3000:]
+        built = json.loads(out.strip().splitlines()[-1].split(": ", 1)[1])
+        assert built["lost_actors"] >= 1
+        assert_same_generation(index, local_index)
+        again = build_on_cluster(ray_cluster, corpus, index, full=True)
+        assert again["report"]["chunks_embedded"] == 0
+    finally:
+        ray_cluster.start_worker(ray_cluster.workers[-1])

@@ -12,6 +12,8 @@ network namespaces are missing. The driver code a test runs must run inside the 
 - ``run(code, *args)`` runs a Python snippet in the namespace and returns the value it passed to ``emit`` (last
   call wins; JSON on the way); ``ADDRESS`` (the head's ``HOST:PORT``) and ``emit`` are defined for it, and
   ``sys.argv[1:]`` are ``args``. It fails the test with the snippet's output if the snippet fails.
+  ``script(code)`` writes such a snippet to a file, for a process the test drives itself; ``emitted(stdout)``
+  reads its result.
 - ``command(argv)`` is any command line made to run in the namespace, to be started with ``env`` (for a process the
   test drives itself, e.g. ``qa index --engine ray --address 127.0.0.1:6379``); ``ADDRESS`` is the head's address.
 - ``workers`` names the worker nodes (``worker-1``, ``worker-2``); each node carries a resource named
@@ -52,8 +54,12 @@ def emit(value):
     print({RESULT!r} + json.dumps(value), flush=True)
 """
 # Small nodes: one CPU each (so tasks spread), a small object store, no dashboard, no usage report.
-NODE_OPTIONS = ("--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--object-store-memory", str(80 * 2**20),
-                "--disable-usage-stats")
+NODE_OPTIONS = ("--node-ip-address", "127.0.0.1", "--object-store-memory", str(80 * 2**20), "--disable-usage-stats")
+
+
+def emitted(stdout: str):
+    """The value a driver passed to ``emit`` last, from its whole stdout (where Ray's log lines may be too)."""
+    return json.loads([line for line in stdout.splitlines() if line.startswith(RESULT)][-1][len(RESULT):])
 
 
 def node_resource(name: str) -> str:
@@ -123,10 +129,11 @@ class RayCluster:
         self._nodes: dict[str, subprocess.Popen] = {}
         self.workers: list[str] = []
 
-    def start(self, workers: int = 2) -> None:
-        """Start the head and ``workers`` worker nodes, one after the other; returns once the cluster sees them."""
+    def start(self, workers: int = 2, head_cpus: int = 1) -> None:
+        """Start the head and ``workers`` worker nodes, one after the other; returns once the cluster sees them.
+        ``head_cpus=0``: the head runs no tasks or actors (a benchmark's worker nodes then do all the work)."""
         self._start_node("head", "--head", "--port", str(HEAD_PORT), "--include-dashboard", "false",
-                         "--temp-dir", str(self.root / "ray"))
+                         "--temp-dir", str(self.root / "ray"), "--num-cpus", str(head_cpus))
         for i in range(1, workers + 1):
             self.start_worker(f"worker-{i}")
         self._wait_for_nodes(len(self._nodes))
@@ -168,7 +175,7 @@ class RayCluster:
         """Start a worker node (joining the head); returns once it has registered."""
         if name in self._nodes and self._nodes[name].poll() is None:
             raise ValueError(f"{name} is already running")
-        self._start_node(name, "--address", ADDRESS)
+        self._start_node(name, "--address", ADDRESS, "--num-cpus", "1")
         if name not in self.workers:
             self.workers.append(name)
 
@@ -185,18 +192,21 @@ class RayCluster:
     def run(self, code: str, *args: str, timeout: float = 300, check: bool = True):
         """Run a Python snippet inside the namespace; the value it passed to ``emit`` last (None when it failed and
         ``check`` is False)."""
-        handle, name = tempfile.mkstemp(suffix=".py", prefix="driver-", dir=self.root)
-        script = Path(name)
-        with os.fdopen(handle, "w") as out:
-            out.write(f"{PRELUDE}\n{code}\n")
-        ran = subprocess.run(self.command([sys.executable, str(script), *args]), capture_output=True, text=True,
-                             timeout=timeout, env=self.env, cwd=REPO)
-        results = [line[len(RESULT):] for line in ran.stdout.splitlines() if line.startswith(RESULT)]
-        if ran.returncode or not results:
+        ran = subprocess.run(self.command([sys.executable, str(self.script(code)), *args]), capture_output=True,
+                             text=True, timeout=timeout, env=self.env, cwd=REPO)
+        if ran.returncode or RESULT not in ran.stdout:
             if check:
                 raise AssertionError(f"driver failed ({ran.returncode}): {ran.stdout[-1000:]}{ran.stderr[-3000:]}")
             return None
-        return json.loads(results[-1])
+        return emitted(ran.stdout)
+
+    def script(self, code: str) -> Path:
+        """A driver script file of ``code`` with ``ADDRESS`` and ``emit``, for a process the test drives itself
+        (``command([sys.executable, str(script), ...])``; ``emitted`` reads its result from its output)."""
+        handle, name = tempfile.mkstemp(suffix=".py", prefix="driver-", dir=self.root)
+        with os.fdopen(handle, "w") as out:
+            out.write(f"{PRELUDE}\n{code}\n")
+        return Path(name)
 
     def node_ids(self) -> dict[str, str]:
         """Node name -> Ray node id, for the nodes alive now."""
@@ -226,20 +236,27 @@ class RayCluster:
             proc.wait(timeout=30)
 
 
+@contextlib.contextmanager
+def running_cluster(workers: int = 2, head_cpus: int = 1) -> Iterator[RayCluster]:
+    """A started cluster, closed (every process ended by pid, its folder removed) when the block ends."""
+    # A short path of its own: Ray's socket paths must fit in 107 bytes, pytest's tmp paths can be longer.
+    root = Path(tempfile.mkdtemp(prefix="qa-ray-"))
+    cluster = RayCluster(root)
+    try:
+        cluster.start(workers, head_cpus)
+        yield cluster
+    finally:
+        cluster.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def cluster_fixture() -> Iterator[RayCluster]:
     """The body of the ``ray_cluster`` session fixture: start the cluster once, close it at the end."""
     reason = cannot_run_here()
     if reason:
         pytest.skip(reason)
-    # A short path of its own: Ray's socket paths must fit in 107 bytes, pytest's tmp paths can be longer.
-    root = Path(tempfile.mkdtemp(prefix="qa-ray-"))
-    cluster = RayCluster(root)
-    try:
-        cluster.start()
+    with running_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.close()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 class SlowHashingEmbedder:

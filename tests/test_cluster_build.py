@@ -3,7 +3,6 @@ same generation as the local build, work on several nodes, nothing embedded twic
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from qa.embed.embedders import HashingEmbedder
 from qa.index import store
 from qa.index.build import build_index
 from tests.conftest import REPO
-from tests.ray_cluster import write_synthetic_corpus
+from tests.ray_cluster import ADDRESS, emitted, write_synthetic_corpus
 
 pytestmark = pytest.mark.cluster
 
@@ -93,6 +92,23 @@ def test_the_cluster_build_equals_the_local_build_and_ran_on_several_nodes(ray_c
     assert_same_generation(tmp_path / "index", local_index)
 
 
+def test_qa_index_on_the_cluster_shows_the_cluster_s_progress(ray_cluster, corpus: Path, local_index: Path,
+                                                             tmp_path: Path) -> None:
+    """The command line, as the README gives it: chunks embedded / total and each node's throughput."""
+    index = tmp_path / "index"
+    ran = subprocess.run(ray_cluster.command([sys.executable, "-m", "qa", "index", "--engine", "ray", "--address",
+                                              ADDRESS, "--corpus", str(corpus), "--index", str(index)]),
+                         env={**ray_cluster.env, "QA_MODEL": "hashing-64"}, cwd=REPO, capture_output=True, text=True,
+                         timeout=300)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    chunks = len(store.load(index).chunks)
+    last = ran.stderr.replace("\r", "\n").strip().splitlines()[-1]
+    assert "embedding: 100%" in last and f"{chunks}/{chunks}" in last, ran.stderr[-2000:]
+    node_prefixes = {node[:6] for node in ray_cluster.node_ids().values()}
+    assert any(f"{prefix}: " in last for prefix in node_prefixes), last  # "a1b2c3: 254 (120/s)"
+    assert_same_generation(index, local_index)
+
+
 def cached_texts(index: Path) -> int:
     path = index / "cache" / "embeddings.sqlite"
     if not path.exists():
@@ -114,8 +130,7 @@ def test_a_worker_node_killed_mid_build(ray_cluster, corpus: Path, local_index: 
     build_index(first, index, HashingEmbedder(64), progress=False)
     previous = store.current_generation(index)
 
-    script = ray_cluster.root / "kill-build.py"
-    script.write_text(f"from tests.ray_cluster import PRELUDE\nexec(PRELUDE)\n{BUILD}")
+    script = ray_cluster.script(BUILD)
     build = subprocess.Popen(ray_cluster.command([sys.executable, str(script), str(corpus), str(index), "16", "0.4",
                                                   "update"]),
                              env=ray_cluster.env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -130,7 +145,7 @@ def test_a_worker_node_killed_mid_build(ray_cluster, corpus: Path, local_index: 
     out, err = build.communicate(timeout=300)
     try:
         assert build.returncode == 0, err[-3000:]
-        built = json.loads(out.strip().splitlines()[-1].split(": ", 1)[1])
+        built = emitted(out)
         assert built["lost_actors"] >= 1
         assert_same_generation(index, local_index)
         again = build_on_cluster(ray_cluster, corpus, index, full=True)

@@ -33,7 +33,12 @@ IN_FLIGHT = 2  # blocks queued per actor: the next one is there when one finishe
 
 
 def recipe(embedder: Embedder) -> EmbedderFactory:
-    """How a worker makes the same embedder: the model by name, run as the build asked (auto: its own best)."""
+    """How a worker makes the same embedder: the model by name, run as the build asked (auto: its own best).
+
+    >>> from qa.embed.embedders import HashingEmbedder
+    >>> recipe(HashingEmbedder(32))().fingerprint
+    'hashing-v1-32'
+    """
     return functools.partial(embedder_for, embedder.name, getattr(embedder, "requested_device", None),
                              getattr(embedder, "requested_variant", None))
 
@@ -157,7 +162,7 @@ class RayEngine:
         ray = self._ray()
         workers = self._start_pool(ray, embedder, len(blocks))
         queue, running = deque(range(len(blocks))), {}
-        idle = [worker for worker in workers for _ in range(IN_FLIGHT)]
+        idle = [worker for _ in range(IN_FLIGHT) for worker in workers]  # round robin: every actor has work
         while queue or running:
             while queue and idle:
                 worker, block = idle.pop(0), queue.popleft()

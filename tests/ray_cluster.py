@@ -120,8 +120,12 @@ class RayCluster:
         self.timeout = timeout
         # PYTHONHASHSEED: bm25s's files depend on the order of a set of terms, so two builds' lexical files are
         # byte-equal only under the same hash seed (the scores are the same under any).
+        # HOME: a home of its own, so no user state leaks in (a ~/.ray/auth_token left by another Ray makes the
+        # nodes refuse each other) and the model cache the actors fill goes when the cluster goes.
+        home = root / "home"
         self.env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1",
-                    "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0"}
+                    "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0", "HOME": str(home),
+                    "XDG_CACHE_HOME": str(home / ".cache")}
         # The namespace lives as long as this holder process; every node and driver joins it with nsenter.
         self._holder = subprocess.Popen(["unshare", "-n", "sh", "-c", "ip link set lo up && exec sleep infinity"],
                                         start_new_session=True)

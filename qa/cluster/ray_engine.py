@@ -156,6 +156,9 @@ class RayEngine:
         parts = self._run_tasks(_chunk_batch, [(batch, make, settings) for batch in batches])
         return [chunked for part in parts for chunked in part]
 
+    def prepare(self, embedder: Embedder) -> None:
+        """Nothing here: each actor loads its model as it starts."""
+
     def embed(self, blocks: list[list[str]], embedder: Embedder, settings: Settings) -> Iterator[EmbeddedBlock]:
         if not blocks:
             return

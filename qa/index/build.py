@@ -309,6 +309,8 @@ def _embed_pending(pending: dict[bytes, str], cache: EmbeddingCache, embedder: E
     blocks = [missing[i:i + engine.block] for i in range(0, len(missing), engine.block)]
     from tqdm import tqdm
 
+    if missing:
+        engine.prepare(embedder)
     throughput = NodeThroughput()
     with tqdm(total=len(missing), desc="embedding", unit="chunk", disable=not progress or not missing) as bar:
         texts = [[pending[k] for k in block] for block in blocks]

@@ -48,6 +48,11 @@ class Engine(Protocol):
         """Every document's chunks, in the order given."""
         ...
 
+    def prepare(self, embedder: Embedder) -> None:
+        """Load the model where it will embed, before the progress bar starts (a one-time conversion is a step of
+        its own on the terminal, not time counted per chunk)."""
+        ...
+
     def embed(self, blocks: list[list[str]], embedder: Embedder, settings: Settings) -> Iterator[EmbeddedBlock]:
         """Every block's vectors, in any order, each as soon as it is done (the build caches it then)."""
         ...
@@ -66,9 +71,10 @@ class LocalEngine:
     def chunk(self, documents: list[Document], embedder: Embedder, settings: Settings) -> list[Chunked]:
         return chunk_documents(documents, embedder, settings)
 
+    def prepare(self, embedder: Embedder) -> None:
+        embedder.prepare()
+
     def embed(self, blocks: list[list[str]], embedder: Embedder, settings: Settings) -> Iterator[EmbeddedBlock]:
-        if blocks:  # a one-time model conversion is its own step on the terminal, not time counted per chunk
-            embedder.prepare()
         for i, texts in enumerate(blocks):
             yield EmbeddedBlock(i, embedder.embed(texts, batch_size=settings.batch_size))
 

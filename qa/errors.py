@@ -63,3 +63,7 @@ class UploadError(QAError):
 
 class DatasetError(QAError):
     """An evaluation dataset (BEIR folder or questions file) is missing a file or has a malformed line."""
+
+
+class ClusterError(QAError):
+    """The Ray cluster cannot be reached, lacks what the build needs, or was lost during a build."""

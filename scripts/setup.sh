@@ -33,7 +33,7 @@ pip_install() {
 pip_install --upgrade pip
 # torch first and pinned: this version resolves to the CPU wheel here; a plain install drags in a CUDA build.
 pip_install "torch==2.13.0"
-pip_install -e ".[test]"
+pip_install -e ".[test,cluster]"  # the cluster tests run a real Ray cluster
 rm -f "$log"
 echo "$want" > "$stamp"
 echo "qa: .venv is ready" >&2

@@ -26,7 +26,8 @@ from qa.embed.cache import EmbeddingCache
 from qa.embed.embedders import HashingEmbedder
 from qa.errors import IndexBusyError, IndexWriteError
 from qa.index import store
-from qa.index.build import EMBED_BLOCK, build_index
+from qa.index.build import build_index
+from qa.index.engine import LOCAL
 from tests.conftest import Lines
 
 REPO = Path(__file__).resolve().parent.parent
@@ -145,7 +146,7 @@ def still_answers(index: Path) -> store.IndexData:
 
 
 # committed to the cache at the kill -> embedded by the next build
-EMBEDDED_NEXT = {"reading": EXTRA, "embedding": EXTRA - EMBED_BLOCK, "writing": 0, "renaming": 0, "swapping": 0,
+EMBEDDED_NEXT = {"reading": EXTRA, "embedding": EXTRA - LOCAL.block, "writing": 0, "renaming": 0, "swapping": 0,
                  "after-swap": 0, "pruning": EXTRA}
 
 

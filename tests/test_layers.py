@@ -15,7 +15,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 # Lowest first. The top-level modules that are not stages are the shared core (errors, records, settings, ...).
-LAYERS = ("core", "ingest", "embed", "index", "search", "answer", "assistant", "evaluation", "serve")
+# cluster: the Ray engine builds indexes (above index) and, later, serves shards to the assistant (below it).
+LAYERS = ("core", "ingest", "embed", "index", "search", "answer", "cluster", "assistant", "evaluation", "serve")
 TOP_LEVEL = {"assistant": "assistant", "__init__": "assistant", "__main__": "serve"}
 
 

@@ -23,15 +23,13 @@ from qa.embed.cache import EmbeddingCache, text_key
 from qa.embed.embedders import Embedder, ModelInfo
 from qa.errors import IndexBusyError, IndexCorruptError, IndexMissingError
 from qa.index import calibration, layouts, ledger, lexical, store, vector_index
+from qa.index.engine import LOCAL, Engine, NodeThroughput
 from qa.index.manifest import Counts, IndexEntry, Manifest
 from qa.index.write_errors import index_writes
 from qa.ingest import readers
-from qa.ingest.chunking import chunks_to_embed
 from qa.ingest.corpus import Corpus, Previous, read_corpus
 from qa.records import LedgerEntry
 from qa.settings import DEFAULT, Settings
-
-EMBED_BLOCK = 256  # texts per cache commit
 
 
 @dataclass(frozen=True)
@@ -93,11 +91,14 @@ def build_index(
     progress: bool = True,
     lock_timeout: float = 0,
     index_kind: str | None = None,
+    engine: Engine = LOCAL,
 ) -> BuildReport:
     """Bring the index in ``index_dir`` up to date with ``corpus`` (a folder or one file).
 
     ``index_kind`` is ``flat``, ``hnsw``, ``ivf`` or ``auto`` (exact below
     ``qa.index.vector_index.ANN_THRESHOLD`` vectors); None keeps what the previous build was asked for.
+    ``engine`` reads, chunks and embeds: in this process (``qa.index.engine.LOCAL``) or spread over a Ray cluster
+    (``qa.cluster.RayEngine``); either way the result is written here, by the same step.
     """
     settings.chunk.check_fits(embedder.max_tokens)
     index_dir = Path(index_dir)
@@ -111,7 +112,7 @@ def build_index(
                 f"another `qa index` is rebuilding {index_dir}: wait for it to finish, then run this again"
             ) from exc
         try:
-            return _build_locked(Path(corpus), index_dir, embedder, settings, full, progress, index_kind)
+            return _build_locked(Path(corpus), index_dir, embedder, settings, full, progress, index_kind, engine)
         finally:
             lock.release()
 
@@ -190,20 +191,24 @@ def _previous_rows(prev: store.IndexData) -> dict[str, tuple[str, np.ndarray]]:
     }
 
 
-def _plan(corpus: Corpus, prev: store.IndexData | None, embedder: Embedder, settings: Settings) -> _Plan:
+def _plan(corpus: Corpus, prev: store.IndexData | None, embedder: Embedder, settings: Settings,
+          engine: Engine) -> _Plan:
     """What to embed: every document's rows reused from the previous generation where its fingerprint is
-    unchanged, else chunked afresh with the texts the model reads."""
+    unchanged, else chunked afresh (by ``engine``) with the texts the model reads."""
     plan = _Plan()
     prev_rows = _previous_rows(prev) if prev is not None else {}
-    for d, (doc, fp) in enumerate(zip(corpus.documents, corpus.fingerprints, strict=True)):
-        old = prev_rows.get(doc.doc_id)
-        if prev is not None and old is not None and old[0] == fp:
-            rows = old[1]
+    reusable = [prev is not None and prev_rows.get(doc.doc_id, ("",))[0] == fp
+                for doc, fp in zip(corpus.documents, corpus.fingerprints, strict=True)]
+    fresh = [doc for doc, reuse in zip(corpus.documents, reusable, strict=True) if not reuse]
+    chunked = iter(engine.chunk(fresh, embedder, settings))
+    for d, doc in enumerate(corpus.documents):
+        if reusable[d] and prev is not None:
+            rows = prev_rows[doc.doc_id][1]
             plan.segments.append(_Reused(rows))
             plan.columns.append((np.full(len(rows), d, np.int32), prev.chunks.start[rows], prev.chunks.end[rows]))
             plan.reused += len(rows)
             continue
-        chunks = chunks_to_embed(doc, embedder.token_spans, settings.chunk)
+        chunks = next(chunked)
         keys = []
         for _, text in chunks:
             keys.append(text_key(text))
@@ -263,11 +268,11 @@ def _write(index_dir: Path, manifest: Manifest, corpus: Corpus, chunks: store.Ch
 
 
 def _build_locked(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Settings, full: bool,
-                  progress: bool, index_kind: str | None) -> BuildReport:
+                  progress: bool, index_kind: str | None, engine: Engine) -> BuildReport:
     started = time.perf_counter()
     store.prune(index_dir)
     prev, note = _previous(index_dir, embedder, settings, full)
-    corpus = read_corpus(corpus_dir, _previous_read(prev), settings)
+    corpus = read_corpus(corpus_dir, _previous_read(prev), settings, engine.read_files)
     requested = index_kind or (prev.manifest.index.requested if prev else "auto")
     if prev is not None and _nothing_to_write(prev, corpus, settings, requested):
         # Nothing changed: keep the live generation rather than writing an identical one.
@@ -281,12 +286,12 @@ def _build_locked(corpus_dir: Path, index_dir: Path, embedder: Embedder, setting
 
     # A second thread makes the model ready (OpenVINO's compile, a first use's export) while the corpus is chunked.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-prepare") as second:
-        preparing = second.submit(embedder.prepare) if _may_embed(corpus, prev) else None
-        plan = _plan(corpus, prev, embedder, settings)
+        preparing = second.submit(engine.prepare, embedder) if _may_embed(corpus, prev) else None
+        plan = _plan(corpus, prev, embedder, settings, engine)
         cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dim)
         try:
             vectors_by_key, embedded, cache_hits = _embed_pending(plan.pending, cache, embedder, settings, progress,
-                                                                  preparing)
+                                                                  engine, preparing)
         finally:
             cache.close()
     vectors, chunks = _assemble(plan, prev, vectors_by_key, embedder.dim)
@@ -314,27 +319,31 @@ def _may_embed(corpus: Corpus, prev: store.IndexData | None) -> bool:
 
 
 def _embed_pending(pending: dict[bytes, str], cache: EmbeddingCache, embedder: Embedder, settings: Settings,
-                   progress: bool, preparing: Future | None = None) -> tuple[dict[bytes, np.ndarray], int, int]:
-    """Vectors for every pending text: from the cache where present, else embedded and cached block by block.
-
-    ``preparing`` is the model's preparation already under way in another thread (its error is raised here).
-    """
+                   progress: bool, engine: Engine, preparing: Future | None = None
+                   ) -> tuple[dict[bytes, np.ndarray], int, int]:
+    """Vectors for every pending text: from the cache where present, else embedded by ``engine`` and cached block
+    by block as each block comes back. ``preparing`` is the model's preparation already under way in another thread
+    (its error is raised here)."""
     keys = list(pending)
     found = cache.get_many(keys)
     missing = [k for k in keys if k not in found]
     # Sorting by length keeps similar lengths in a batch: less padding, faster embedding.
     missing.sort(key=lambda k: len(pending[k]))
+    blocks = [missing[i:i + engine.block] for i in range(0, len(missing), engine.block)]
     from tqdm import tqdm
 
     if missing:  # a one-time model conversion is its own step on the terminal, not time counted per chunk
         if preparing is not None:
             preparing.result()
-        embedder.prepare()
+        engine.prepare(embedder)
+    throughput = NodeThroughput()
     with tqdm(total=len(missing), desc="embedding", unit="chunk", disable=not progress or not missing) as bar:
-        for i in range(0, len(missing), EMBED_BLOCK):
-            block = missing[i:i + EMBED_BLOCK]
-            vectors = embedder.embed([pending[k] for k in block], batch_size=settings.batch_size)
-            cache.put_many(zip(block, vectors, strict=True))
-            found.update(zip(block, vectors, strict=True))
+        texts = [[pending[k] for k in block] for block in blocks]
+        for done in engine.embed(texts, embedder, settings):
+            block = blocks[done.block]
+            cache.put_many(zip(block, done.vectors, strict=True))
+            found.update(zip(block, done.vectors, strict=True))
             bar.update(len(block))
+            if done.node is not None:  # per-node throughput where more than this process embeds
+                bar.set_postfix_str(throughput.add(done.node, len(block)), refresh=False)
     return found, len(missing), len(keys) - len(missing)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -50,6 +51,15 @@ class Previous:
             by_path.setdefault(problem.path, []).append(problem)
         return by_path
 
+    def of_files(self, rels: Iterable[str]) -> Previous:
+        """Only what concerns these corpus files: what a worker reading them needs to be sent."""
+        rels = set(rels)
+        documents = [d for d in self.documents if d.path in rels]
+        return Previous(documents, {rel: sha for rel, sha in self.file_sha.items() if rel in rels},
+                        tuple(p for p in self.problems if p.path in rels),
+                        {d.doc_id: self.layouts[d.doc_id] for d in documents if d.doc_id in self.layouts},
+                        {rel: entry for rel, entry in self.ledger.items() if rel in rels}, self.generation)
+
 
 @dataclass(frozen=True)
 class Corpus:
@@ -72,9 +82,43 @@ def document_fingerprint(doc: Document) -> str:
     return hashlib.sha256(json.dumps(doc.to_dict(), sort_keys=True).encode()).hexdigest()[:32]
 
 
-def read_corpus(corpus: Path, previous: Previous | None = None, settings: Settings = DEFAULT) -> Corpus:
-    """Every readable document of ``corpus``, or ``CorpusError`` when not one is readable."""
-    documents, problems, file_sha, layouts, ledger = _read_files(corpus, previous or Previous(), settings)
+@dataclass(frozen=True)
+class FilesRead:
+    """Listed files as a build read them: documents, problems, each file's sha256, the PDFs' layouts (by
+    doc_id) and one ledger entry per file (chunks and generation unset)."""
+
+    documents: list[Document] = field(default_factory=list)
+    problems: list[readers.Problem] = field(default_factory=list)
+    file_sha: dict[str, str] = field(default_factory=dict)
+    layouts: dict[str, TextLayout] = field(default_factory=dict)
+    ledger: list[LedgerEntry] = field(default_factory=list)
+
+    @classmethod
+    def combine(cls, parts: Iterable[FilesRead]) -> FilesRead:
+        """The reads of disjoint sets of files as one (a cluster's tasks each read a batch)."""
+        whole = cls()
+        for part in parts:
+            whole.documents.extend(part.documents)
+            whole.problems.extend(part.problems)
+            whole.file_sha.update(part.file_sha)
+            whole.layouts.update(part.layouts)
+            whole.ledger.extend(part.ledger)
+        return whole
+
+
+# Reads listed files (path, path in the corpus): ``read_files`` here, or the same spread over a cluster.
+ReadFiles = Callable[[list[tuple[Path, str]], Previous, Settings], FilesRead]
+
+
+def read_corpus(corpus: Path, previous: Previous | None = None, settings: Settings = DEFAULT,
+                read: ReadFiles | None = None) -> Corpus:
+    """Every readable document of ``corpus``, or ``CorpusError`` when not one is readable. ``read`` reads the
+    listed files (default ``read_files``, in this process)."""
+    files, problems = readers.list_corpus_files(corpus)
+    refused = [LedgerEntry(p.path, p.status, p.reason) for p in problems]  # refused by the listing, unopened
+    found = (read or read_files)(files, previous or Previous(), settings)
+    problems += found.problems
+    documents = found.documents
     if not documents:
         unread = ""
         if problems:
@@ -84,30 +128,25 @@ def read_corpus(corpus: Path, previous: Previous | None = None, settings: Settin
             f": add {', '.join(sorted(readers.SUPPORTED_SUFFIXES))} files; the existing index was left as it was"
         )
     documents.sort(key=lambda d: d.doc_id)
-    return Corpus(documents, problems, file_sha, [document_fingerprint(d) for d in documents], layouts, ledger)
+    return Corpus(documents, problems, found.file_sha, [document_fingerprint(d) for d in documents], found.layouts,
+                  sorted(refused + found.ledger, key=lambda e: e.path))
 
 
-def _read_files(corpus: Path, previous: Previous, settings: Settings
-                ) -> tuple[list[Document], list[readers.Problem], dict[str, str], dict[str, TextLayout],
-                           list[LedgerEntry]]:
-    files, problems = readers.list_corpus_files(corpus)
+def read_files(files: list[tuple[Path, str]], previous: Previous, settings: Settings) -> FilesRead:
+    """Listed files read; a file whose bytes ``previous`` read is not parsed again."""
     options = readers.ReadOptions(ocr_languages=settings.ocr_languages)
-    ledger = [LedgerEntry(p.path, p.status, p.reason) for p in problems]  # refused by the listing, unopened
-    documents: list[Document] = []
-    file_sha: dict[str, str] = {}
-    layouts: dict[str, TextLayout] = {}
+    found = FilesRead()
     for path, rel in files:
         started = time.perf_counter()
         read = _read_file(path, rel, previous, settings, options)
-        documents.extend(read.documents)
-        layouts.update(read.layouts)
-        problems.extend(read.problems)
+        found.documents.extend(read.documents)
+        found.layouts.update(read.layouts)
+        found.problems.extend(read.problems)
         if read.sha:
-            file_sha[rel] = read.sha
-        ledger.append(replace(read.entry, documents=len(read.documents),
-                              seconds=round(time.perf_counter() - started, 4)))
-    ledger.sort(key=lambda e: e.path)
-    return documents, problems, file_sha, layouts, ledger
+            found.file_sha[rel] = read.sha
+        found.ledger.append(replace(read.entry, documents=len(read.documents),
+                                    seconds=round(time.perf_counter() - started, 4)))
+    return found
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     settings = dataclasses.replace(DEFAULT, ocr_languages=args.ocr_languages)
     report = build_index(args.corpus, args.index, _embedder(args), settings=settings, full=args.full,
-                         progress=not args.quiet, index_kind=args.index_kind)
+                         progress=not args.quiet, index_kind=args.index_kind, engine=_engine(args))
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -70,6 +70,19 @@ def cmd_add(args: argparse.Namespace) -> int:
         raise CorpusError(f"no page was added ({problems[0].path}: {problems[0].reason})" if problems else
                           "no page was added: the sitemap lists no pages")
     return 0 if args.no_index else cmd_index(args)
+
+
+def _engine(args: argparse.Namespace):
+    """The local build unless ``--engine ray``: only then is Ray imported."""
+    from qa.index.engine import LOCAL
+
+    if args.engine == "local":
+        if args.address is not None:
+            raise SettingsError("--address needs --engine ray: add it, or drop --address to build here")
+        return LOCAL
+    from qa.cluster.ray_engine import RayEngine
+
+    return RayEngine(args.address or "auto")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -191,6 +204,12 @@ def _add_index_arguments(index: argparse.ArgumentParser) -> None:
     index.add_argument("--ocr-languages", default=DEFAULT.ocr_languages, metavar="LANGS",
                        help="Tesseract languages for scanned PDF pages, e.g. eng+deu (default: eng); each needs its "
                             "Debian package tesseract-ocr-<lang>; scans already indexed are re-read with --full")
+    index.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="where reading, chunking and embedding run: here (local, the default) or on a Ray "
+                            "cluster (ray; needs `pip install 'qa[cluster]'` and a cluster, see the README)")
+    index.add_argument("--address",
+                       help="with --engine ray: the cluster's head as HOST:PORT, or auto (default: the cluster this "
+                            "machine is part of)")
     index.add_argument("--json", action="store_true", help="print the build report as JSON")
     index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     index.set_defaults(func=cmd_index)

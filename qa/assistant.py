@@ -146,17 +146,17 @@ class Assistant:
         started = time.perf_counter()
         vector = self.embedder.embed([question])[0] if mode != "lexical" else None
         embedded = time.perf_counter()
-        hits = searcher.search(question, vector, k, mode=mode, settings=self.settings.retrieval, filters=filters)
-        passages = tuple(self.passage(searcher.data, hit, rank) for rank, hit in enumerate(hits, 1))
+        found = searcher.find(question, vector, k, mode=mode, settings=self.settings.retrieval, filters=filters)
+        passages = tuple(self.passage(searcher.data, hit, rank) for rank, hit in enumerate(found.hits, 1))
         done = time.perf_counter()
-        found = None
+        sentence = None
         if answer:
-            found, passages = pick_answer(question, passages)
+            sentence, passages = pick_answer(question, passages)
         answered = time.perf_counter()
         timings = {"embed": (embedded - started) * 1000, "search": (done - embedded) * 1000,
                    "answer": (answered - done) * 1000}
-        return Result(question=question, passages=passages, answer=found, mode=mode, timings_ms=timings,
-                      generation=searcher.data.generation)
+        return Result(question=question, passages=passages, answer=sentence, mode=mode, timings_ms=timings,
+                      generation=searcher.data.generation, missing=found.missing)
 
     @staticmethod
     def passage(data: store.IndexData, hit: Hit, rank: int) -> Passage:

@@ -146,6 +146,15 @@ class Result:
     mode: str = DEFAULT_MODE  # the mode that found the passages
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
     generation: str | None = None  # the index generation every passage came from
+    missing: tuple[str, ...] = ()  # parts of the corpus not searched (shards that did not answer in time)
+
+    @property
+    def missing_note(self) -> str | None:
+        """What the faces say when part of the corpus was not searched; None when all of it was."""
+        if not self.missing:
+            return None
+        return ("Part of the corpus is missing from this answer (it did not answer in time): "
+                f"{'; '.join(self.missing)}. Ask again in a moment for an answer from all of it.")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -154,4 +163,5 @@ class Result:
             "passages": [p.to_dict() for p in self.passages],
             "mode": self.mode,
             "generation": self.generation,
+            "missing": list(self.missing),
         }

@@ -23,6 +23,7 @@ from qa.embed.embedders import Embedder, ModelInfo
 from qa.errors import IndexBusyError, IndexCorruptError, IndexMissingError
 from qa.index import calibration, lexical, store, vector_index
 from qa.index.manifest import Counts, IndexEntry, Manifest
+from qa.index.shards import check_shards, write_sharded
 from qa.index.write_errors import index_writes
 from qa.ingest import readers
 from qa.ingest.chunking import chunks_to_embed
@@ -89,13 +90,18 @@ def build_index(
     progress: bool = True,
     lock_timeout: float = 0,
     index_kind: str | None = None,
+    shards: int | None = None,
 ) -> BuildReport:
     """Bring the index in ``index_dir`` up to date with ``corpus`` (a folder or one file).
 
     ``index_kind`` is ``flat``, ``hnsw``, ``ivf`` or ``auto`` (exact below
     ``qa.index.vector_index.ANN_THRESHOLD`` vectors); None keeps what the previous build was asked for.
+    ``shards`` N writes a sharded generation of N shards (``qa.index.shards``), 0 one index; None keeps what the
+    previous build wrote.
     """
     settings.chunk.check_fits(embedder.max_tokens)
+    if shards is not None:
+        check_shards(shards)
     index_dir = Path(index_dir)
     with index_writes(index_dir):
         index_dir.mkdir(parents=True, exist_ok=True)
@@ -107,7 +113,7 @@ def build_index(
                 f"another `qa index` is rebuilding {index_dir}: wait for it to finish, then run this again"
             ) from exc
         try:
-            return _build_locked(Path(corpus), index_dir, embedder, settings, full, progress, index_kind)
+            return _build_locked(Path(corpus), index_dir, embedder, settings, full, progress, index_kind, shards)
         finally:
             lock.release()
 
@@ -135,12 +141,13 @@ def _search_entry(settings: Settings) -> dict[str, Any]:
     return {"lexical": lexical.manifest_entry(settings.lexical), "calibration": calibration.FORMAT}
 
 
-def _nothing_to_write(prev: store.IndexData, corpus: Corpus, settings: Settings, requested: str) -> bool:
+def _nothing_to_write(prev: store.IndexData, corpus: Corpus, settings: Settings, requested: str,
+                      shards: int) -> bool:
     """Whether the live generation is already what this build would write: same documents and files, same search
-    settings, same kind of vector index."""
+    settings, same kind of vector index, same shards."""
     manifest = prev.manifest
     return (corpus.by_id == manifest.document_fingerprints and manifest.file_sha256 == corpus.file_sha
-            and manifest.search == _search_entry(settings)
+            and manifest.search == _search_entry(settings) and len(manifest.shards) == shards
             and manifest.index.spec == vector_index.choose_spec(len(prev.chunks), requested))
 
 
@@ -244,8 +251,13 @@ def _manifest(corpus_dir: Path, corpus: Corpus, embedder: Embedder, settings: Se
 
 
 def _write(index_dir: Path, manifest: Manifest, documents: list[Document], chunks: store.ChunkTable,
-           vectors: np.ndarray, faiss_index: Any, settings: Settings) -> Path:
-    """Write the generation: vectors, their FAISS index, chunks, documents, BM25 and the calibration."""
+           vectors: np.ndarray, settings: Settings, shards: int) -> Path:
+    """Write the generation: vectors, their FAISS index, chunks, documents, BM25 and the calibration; in
+    ``shards`` shards unless 0."""
+    if shards:
+        return write_sharded(index_dir, manifest, documents=documents, chunks=chunks, vectors=vectors,
+                             settings=settings, shards=shards)
+    faiss_index = vector_index.build(vectors, manifest.index.spec)
     # BM25 and the score calibration are rebuilt with every generation (about a second for SciFact): always in step.
     search_files = (lexical.index_files(lexical.lexical_texts(documents, chunks), settings.lexical)
                     | calibration.index_files(vectors))
@@ -254,13 +266,14 @@ def _write(index_dir: Path, manifest: Manifest, documents: list[Document], chunk
 
 
 def _build_locked(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Settings, full: bool,
-                  progress: bool, index_kind: str | None) -> BuildReport:
+                  progress: bool, index_kind: str | None, shards: int | None) -> BuildReport:
     started = time.perf_counter()
     store.prune(index_dir)
     prev, note = _previous(index_dir, embedder, settings, full)
     corpus = read_corpus(corpus_dir, _previous_read(prev), settings)
     requested = index_kind or (prev.manifest.index.requested if prev else "auto")
-    if prev is not None and _nothing_to_write(prev, corpus, settings, requested):
+    shards = (len(prev.manifest.shards) if prev else 0) if shards is None else shards
+    if prev is not None and _nothing_to_write(prev, corpus, settings, requested, shards):
         # Nothing changed: keep the live generation rather than writing an identical one.
         return BuildReport(
             added=(), changed=(), removed=(), unchanged=len(corpus.by_id), problems=tuple(corpus.problems),
@@ -278,9 +291,8 @@ def _build_locked(corpus_dir: Path, index_dir: Path, embedder: Embedder, setting
     vectors, chunks = _assemble(plan, prev, vectors_by_key, embedder.dim)
 
     spec = vector_index.choose_spec(len(vectors), requested)
-    faiss_index = vector_index.build(vectors, spec)
     manifest = _manifest(corpus_dir, corpus, embedder, settings, spec, requested, len(vectors), started)
-    gen = _write(index_dir, manifest, corpus.documents, chunks, vectors, faiss_index, settings)
+    gen = _write(index_dir, manifest, corpus.documents, chunks, vectors, settings, shards)
     changes = _what_changed(corpus.by_id, prev)
     return BuildReport(
         added=changes.added, changed=changes.changed, removed=changes.removed, unchanged=changes.unchanged,

@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import io
 import json
 import tempfile
 from collections.abc import Sequence
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 LEXICAL_FORMAT = 1
 FOLDER = "lexical"
 HEADER = "qa-lexical.json"
+CORPUS_STATS = "corpus.json"  # a sharded generation's corpus-wide BM25 statistics
+FREQUENCIES = "document-frequencies.npy"
 
 
 def analyze(texts: Sequence[str]) -> list[list[str]]:
@@ -70,6 +73,46 @@ def index_files(texts: Sequence[str], settings: LexicalSettings) -> dict[str, by
     tokens = [terms or ["\x00"] for terms in analyze(texts)]
     model.index(tokens, show_progress=False)
     return _saved(model, len(texts), settings)
+
+
+def sharded_index_files(texts: Sequence[str], bounds: Sequence[int],
+                        settings: LexicalSettings) -> tuple[dict[str, bytes], list[dict[str, bytes]]]:
+    """BM25 for a sharded generation: the corpus statistics, once, and each shard's ``lexical/`` files.
+
+    ``bounds`` are the shards' first rows and the end (``[0, ..., len(texts)]``). The index is built once over every
+    text, so document frequencies and the average length are the corpus's, then its score matrix is cut into the
+    shards' rows: a chunk's score for a question is the same number in its shard as in an unsharded index.
+    The statistics are written beside the shards (``lexical/corpus.json``, ``lexical/document-frequencies.npy``)
+    for whoever adds documents to one shard later; answering needs only each shard's own files.
+    """
+    import bm25s
+
+    model = bm25s.BM25(k1=settings.k1, b=settings.b, method=settings.method)
+    tokens = [terms or ["\x00"] for terms in analyze(texts)]
+    model.index(tokens, show_progress=False)
+    whole = model.scores
+    shards = []
+    for first, end in zip(bounds[:-1], bounds[1:], strict=True):
+        model.scores = {**_rows_of(whole, first, end), "num_docs": end - first}
+        shards.append(_saved(model, end - first, settings))
+    model.scores = whole
+    frequencies = np.diff(whole["indptr"]).astype(np.int64)  # chunks holding each vocabulary term
+    buffer = io.BytesIO()
+    np.save(buffer, frequencies, allow_pickle=False)
+    lengths = [len(terms) for terms in tokens]
+    stats = {"format": LEXICAL_FORMAT, "settings": settings.to_dict(), "chunks": len(texts),
+             "average_length": float(np.mean(lengths)) if lengths else 0.0, "vocabulary": len(frequencies)}
+    return {f"{FOLDER}/{CORPUS_STATS}": json.dumps(stats, indent=2).encode(),
+            f"{FOLDER}/{FREQUENCIES}": buffer.getvalue()}, shards
+
+
+def _rows_of(scores: dict[str, Any], first: int, end: int) -> dict[str, np.ndarray]:
+    """The rows ``first`` to ``end`` of bm25s's score matrix (CSC: one column of chunk rows per term)."""
+    indices = scores["indices"]
+    keep = (indices >= first) & (indices < end)
+    kept_before = np.concatenate([[0], np.cumsum(keep)])
+    return {"data": scores["data"][keep], "indices": (indices[keep] - first).astype(indices.dtype),
+            "indptr": kept_before[scores["indptr"]].astype(scores["indptr"].dtype)}
 
 
 def repeated_index_files(texts: Sequence[str], rows: int, settings: LexicalSettings) -> dict[str, bytes]:

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import numpy as np
 from qa.checksums import sha256_file
 from qa.errors import REBUILD_HINT, IndexCorruptError, IndexMissingError
 from qa.index import vector_index
-from qa.index.manifest import Counts, FileChecksum, IndexEntry, Manifest
+from qa.index.manifest import SHARDS_FOLDER, Counts, FileChecksum, IndexEntry, Manifest
 from qa.records import Chunk, Document
 from qa.settings import FORMAT_VERSION
 
@@ -63,8 +64,9 @@ class IndexData:
     manifest: Manifest
     documents: list[Document]
     chunks: ChunkTable
-    faiss_index: Any
+    faiss_index: Any  # None for a sharded generation: each of its ``shards`` has its own
     vectors: np.ndarray | None = None  # memory-mapped, only when a build asks for it
+    shards: tuple[IndexData, ...] = ()  # a sharded generation's shards (qa.index.shards), in row order
 
     def chunk(self, row: int) -> Chunk:
         doc = self.documents[int(self.chunks.doc[row])]
@@ -83,7 +85,8 @@ class IndexData:
 
     @property
     def generation(self) -> str:
-        return self.path.name
+        """The generation's name (a shard's data is named after the generation it belongs to)."""
+        return self.path.parent.parent.name if self.path.parent.name == SHARDS_FOLDER else self.path.name
 
 
 def generation_dir(index_dir: Path, name: str) -> Path:
@@ -133,9 +136,11 @@ def verify_files(gen: Path, manifest: Manifest) -> None:
 
 
 def load(index_dir: Path, *, with_vectors: bool = False, verify: bool = True) -> IndexData:
-    """Load and check the live generation; raise IndexMissingError / IndexCorruptError with the fix."""
-    import faiss
+    """Load and check the live generation; raise IndexMissingError / IndexCorruptError with the fix.
 
+    A sharded generation (``qa index --shards N``) loads as one ``IndexData`` over all its rows (documents and
+    chunk table in generation order, no FAISS index of its own) whose ``shards`` hold each shard's index.
+    """
     index_dir = Path(index_dir)
     gen = current_generation(index_dir)
     if gen is None:
@@ -145,20 +150,34 @@ def load(index_dir: Path, *, with_vectors: bool = False, verify: bool = True) ->
     manifest = read_manifest(gen)
     if verify:
         verify_files(gen, manifest)
+    if manifest.shards:
+        from qa.index import shards
+
+        return shards.load_sharded(gen, manifest, with_vectors=with_vectors)
+    return read_index_folder(gen, manifest, counts=manifest.counts.chunks, with_vectors=with_vectors)
+
+
+def read_index_folder(folder: Path, manifest: Manifest, *, counts: int, with_vectors: bool = False,
+                      spec: vector_index.IndexSpec | None = None) -> IndexData:
+    """The index files in ``folder`` (a generation, or one shard of one), checked against each other and against
+    ``counts`` chunks. Unverified: the caller has checked the files' checksums."""
+    import faiss
+
     try:
-        documents = read_documents(gen)
-        with np.load(gen / "chunks.npz", allow_pickle=False) as table:
+        documents = read_documents(folder)
+        with np.load(folder / "chunks.npz", allow_pickle=False) as table:
             chunks = ChunkTable(table["doc"], table["start"], table["end"])
-        faiss_index = faiss.read_index(str(gen / "vectors.faiss"))
-        vectors = np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False) if with_vectors else None
+        faiss_index = faiss.read_index(str(folder / "vectors.faiss"))
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False) if with_vectors else None
     except Exception as exc:  # a damaged file in any of three formats: one message and the fix
-        raise IndexCorruptError(f"the index at {gen} cannot be read ({type(exc).__name__}): {REBUILD_HINT}") from exc
-    if faiss_index.ntotal != len(chunks) or manifest.counts.chunks != len(chunks):
-        raise IndexCorruptError(f"the index at {gen} has mismatched vector and chunk counts: {REBUILD_HINT}")
+        raise IndexCorruptError(f"the index at {folder} cannot be read ({type(exc).__name__}): {REBUILD_HINT}") \
+            from exc
+    if faiss_index.ntotal != len(chunks) or counts != len(chunks):
+        raise IndexCorruptError(f"the index at {folder} has mismatched vector and chunk counts: {REBUILD_HINT}")
     if not _chunks_fit(chunks, documents):
-        raise IndexCorruptError(f"the chunk table at {gen} points outside its documents: {REBUILD_HINT}")
-    vector_index.configure(faiss_index, manifest.index.spec)
-    return IndexData(gen, manifest, documents, chunks, faiss_index, vectors)
+        raise IndexCorruptError(f"the chunk table at {folder} points outside its documents: {REBUILD_HINT}")
+    vector_index.configure(faiss_index, spec or manifest.index.spec)
+    return IndexData(folder, manifest, documents, chunks, faiss_index, vectors)
 
 
 def read_documents(gen: Path) -> list[Document]:
@@ -201,12 +220,20 @@ def write_generation(
 
     ``manifest`` is written with this qa's format version and the checksum of every file written (its ``files``).
     """
+    files = extra_files or {}
+    return publish(index_dir, manifest,
+                   lambda folder: write_index_folder(folder, documents, chunks, vectors, faiss_index, files))
+
+
+def publish(index_dir: Path, manifest: Manifest, fill: Callable[[Path], None]) -> Path:
+    """Make a generation: ``fill`` writes its files into a temporary folder, the manifest records their checksums,
+    everything is fsynced, the folder gets its final name, and CURRENT names it (atomically)."""
     root = index_dir / GENERATIONS
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{os.getpid()}-{time.time_ns()}"
     tmp.mkdir()
     try:
-        _write_data(tmp, documents, chunks, vectors, faiss_index, extra_files or {})
+        fill(tmp)
         _write_manifest_and_sync(tmp, manifest)
         final = root / f"g-{_next_number(root):06d}-{time.strftime('%Y%m%dT%H%M%S')}"
         os.rename(tmp, final)
@@ -218,8 +245,10 @@ def write_generation(
     return final
 
 
-def _write_data(folder: Path, documents: list[Document], chunks: ChunkTable, vectors: np.ndarray, faiss_index: Any,
-                extra_files: dict[str, bytes]) -> None:
+def write_index_folder(folder: Path, documents: list[Document], chunks: ChunkTable, vectors: np.ndarray,
+                       faiss_index: Any, extra_files: dict[str, bytes]) -> None:
+    """The index files of a generation (or of one shard of one) into ``folder``; no manifest."""
+    folder.mkdir(parents=True, exist_ok=True)
     _write_faiss(faiss_index, folder / "vectors.faiss")
     np.save(folder / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
     np.savez(folder / "chunks.npz", doc=chunks.doc, start=chunks.start, end=chunks.end)
@@ -234,12 +263,14 @@ def _write_data(folder: Path, documents: list[Document], chunks: ChunkTable, vec
 def _write_manifest_and_sync(folder: Path, manifest: Manifest) -> None:
     """The manifest with every file's checksum, then every file and the folder itself fsynced."""
     files = sorted(p for p in folder.rglob("*") if p.is_file())
-    checksums = {str(p.relative_to(folder)): FileChecksum(sha256_file(p), p.stat().st_size) for p in files}
+    checksums = {p.relative_to(folder).as_posix(): FileChecksum(sha256_file(p), p.stat().st_size) for p in files}
     manifest = replace(manifest, format_version=FORMAT_VERSION, files=checksums)
     (folder / "manifest.json").write_text(json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False))
     for path in [*files, folder / "manifest.json"]:
         with path.open("rb") as handle:
             os.fsync(handle.fileno())
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
+        _fsync_dir(sub)
     _fsync_dir(folder)
 
 

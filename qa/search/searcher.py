@@ -14,6 +14,7 @@ result short.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from qa.index import store, vector_index
 from qa.index.calibration import DenseStats, zscores
 from qa.index.lexical import LexicalIndex
 from qa.search.filters import Filters
-from qa.search.fusion import Run, blend, pool, ranked, rrf
+from qa.search.fusion import Run, blend, pool, ranked, rrf, top
 from qa.search.grouping import Fingerprint, collapse_duplicates, fingerprint
 from qa.settings import RetrievalSettings
 
@@ -53,6 +54,14 @@ class Hit:
     also_in: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True)
+class Found:
+    """A search's hits, and the parts of the corpus it could not search (shards that did not answer in time)."""
+
+    hits: list[Hit]
+    missing: tuple[str, ...] = ()
+
+
 class Searcher:
     """A generation's vectors and BM25 index, loaded together so a reload swaps both at once."""
 
@@ -76,7 +85,11 @@ class Searcher:
 
     @classmethod
     def from_data(cls, data: store.IndexData) -> Searcher:
-        """A loaded generation with its BM25 index and calibration."""
+        """A loaded generation with its BM25 index and calibration (a sharded one: ``shards.ShardedSearcher``)."""
+        if data.shards:
+            from qa.search.shards import ShardedSearcher
+
+            return ShardedSearcher.local(data)
         searcher = cls(data, LexicalIndex.load(data.path, chunks=len(data.chunks)),
                        DenseStats.load(data.path, dim=int(data.manifest.model.dim)))
         return_freed_memory()
@@ -109,19 +122,22 @@ class Searcher:
         """The top ``depth`` rows of precomputed BM25 ``scores``; rows matching no question word are left out."""
         usable = scores > 0 if allowed is None else (scores > 0) & allowed
         rows = np.flatnonzero(usable)
-        if len(rows) > depth:
-            rows = rows[np.argpartition(-scores[rows], depth - 1)[:depth]]
-        return ranked(rows, scores[rows])
+        return top(rows, scores[rows], depth)
 
     def search(self, question: str, vector: np.ndarray | None, k: int, *, mode: str, settings: RetrievalSettings,
                filters: Filters | None = None) -> list[Hit]:
+        return self.find(question, vector, k, mode=mode, settings=settings, filters=filters).hits
+
+    def find(self, question: str, vector: np.ndarray | None, k: int, *, mode: str, settings: RetrievalSettings,
+             filters: Filters | None = None) -> Found:
+        """``search``'s hits, with the parts of the corpus that were not searched (none for one index)."""
         allowed = self.row_mask(filters)
         available = len(self.data.chunks) if allowed is None else int(allowed.sum())
         bm25 = self.lexical.scores(question) if mode in ("lexical", "hybrid") else None
         calibrate = mode == "hybrid" and settings.normaliser == "corpus"
         bm25_z = zscores(bm25) if calibrate else None
-        depth = max(settings.depth, 3 * k)
-        while True:
+
+        def runs_at(depth: int) -> tuple[list[Run], bool, int]:
             runs, truncated = [], False
             if mode in ("dense", "hybrid"):
                 runs.append(self.dense(vector, depth, allowed))
@@ -131,6 +147,17 @@ class Searcher:
                 truncated |= len(runs[-1][0]) >= depth
             if calibrate:
                 runs = self._calibrated(runs, vector, bm25_z)
+            return runs, truncated, available
+
+        return Found(self.deepening(runs_at, k, settings))
+
+    def deepening(self, runs_at: Callable[[int], tuple[list[Run], bool, int]], k: int,
+                  settings: RetrievalSettings) -> list[Hit]:
+        """The k hits from the runs ``runs_at(depth)`` gives (candidates, whether a run was cut at ``depth``, rows
+        the filters allow), the depth growing until k documents come back or every allowed row has been seen."""
+        depth = max(settings.depth, 3 * k)
+        while True:
+            runs, truncated, available = runs_at(depth)
             hits = self._select(self._fuse(runs, settings), k, settings)
             if len(hits) >= k or not truncated or depth >= available:
                 return hits

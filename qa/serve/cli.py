@@ -46,7 +46,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     from qa.serve.render_text import report_text
 
     report = build_index(args.corpus, args.index, _embedder(args), full=args.full, progress=not args.quiet,
-                         index_kind=args.index_kind)
+                         index_kind=args.index_kind, shards=args.shards)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -114,6 +114,10 @@ def _add_index_arguments(index: argparse.ArgumentParser) -> None:
     index.add_argument("--index-kind", choices=("auto", "flat", "hnsw", "ivf"),
                        help="vector index: exact (flat) or approximate (hnsw, ivf); auto is exact below 200,000 "
                             "chunks (default: what the last build used, else auto)")
+    index.add_argument("--shards", type=int, metavar="N",
+                       help="split the index into N shards, each a complete index over its part of the documents, "
+                            "for answering across a cluster (qa serve --cluster); 0: one index (default: what the "
+                            "last build wrote, else one index)")
     index.add_argument("--json", action="store_true", help="print the build report as JSON")
     index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     index.set_defaults(func=cmd_index)

@@ -116,6 +116,8 @@ def answer_html(answer: Answer, passages: Iterable[Passage] = ()) -> str:
 def result_html(result: Result, fold_chars: int = FOLD_CHARS) -> str:
     """A whole result as one chat message: the answer (when there is one), then the ranked passages."""
     parts = ['<div class="qa-result">']
+    if result.missing_note:
+        parts.append(notice_html(result.missing_note))
     if result.answer:
         parts.append(answer_html(result.answer, result.passages))
     if not result.passages:

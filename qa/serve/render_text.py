@@ -35,6 +35,8 @@ def marked_text(passage: Passage) -> str:
 
 def result_text(result: Result, width: int = 100) -> str:
     lines = []
+    if result.missing_note:
+        lines += [*textwrap.wrap(result.missing_note, width), ""]
     if result.answer:
         where = f"[{result.answer.passage_rank}] " if result.passages else ""
         lines += [f"Answer: {' '.join(result.answer.text.split())}",

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +77,13 @@ def document_passage(doc: Document, *, rank: int = 1, score: float = 1.0) -> Pas
 
 
 class Assistant:
-    def __init__(self, searcher: Searcher, embedder: Embedder, index_dir: Path, settings: Settings = DEFAULT):
+    def __init__(self, searcher: Searcher, embedder: Embedder, index_dir: Path, settings: Settings = DEFAULT, *,
+                 loader: Callable[[Path], Searcher] = Searcher.load):
         self.searcher = searcher
         self.embedder = embedder
         self.index_dir = index_dir
         self.settings = settings
+        self._loader = loader  # how a new generation is loaded: here, or its shards on a cluster
         self._reload_lock = threading.Lock()
         self._skipped: str | None = None  # a generation that failed to load; not tried again
 
@@ -90,12 +93,25 @@ class Assistant:
 
     @classmethod
     def load(cls, index_dir: str | Path = "index", *, embedder: Embedder | None = None,
-             settings: Settings = DEFAULT) -> Assistant:
+             settings: Settings = DEFAULT, cluster: str | None = None,
+             shard_timeout: float | None = None) -> Assistant:
+        """The live generation of ``index_dir``, searched in this process, or, given a Ray ``cluster`` address
+        (``auto``, ``HOST:PORT``), a sharded generation whose shards are searched by actors on the cluster; a
+        shard that has not answered within ``shard_timeout`` seconds (default ``qa.cluster.shards``'s) is named
+        in the result's ``missing``."""
         index_dir = Path(index_dir)
-        searcher = Searcher.load(index_dir)
+        loader = Searcher.load
+        if cluster is not None:
+            from functools import partial
+
+            from qa.cluster.shards import cluster_searcher
+
+            loader = partial(cluster_searcher, address=cluster,
+                             **({"timeout": shard_timeout} if shard_timeout is not None else {}))
+        searcher = loader(index_dir)
         embedder = embedder or query_embedder(searcher.data.manifest.model)
         cls._check_model(searcher.data, embedder)
-        return cls(searcher, embedder, index_dir, settings)
+        return cls(searcher, embedder, index_dir, settings, loader=loader)
 
     @staticmethod
     def _check_model(data: store.IndexData, embedder: Embedder) -> None:
@@ -123,7 +139,7 @@ class Assistant:
             if live.name in (self.data.generation, self._skipped):
                 return False
             try:
-                searcher = Searcher.load(self.index_dir)
+                searcher = self._loader(self.index_dir)
                 self._check_model(searcher.data, self.embedder)
             except QAError as exc:
                 self._skipped = live.name

@@ -41,6 +41,10 @@ class IndexWriteError(QAError):
     """The index cannot be written (disk full, no permission); the previous generation stays live."""
 
 
+class ClusterError(QAError):
+    """The Ray cluster cannot be reached, or cannot hold the index's shards."""
+
+
 class QuestionError(QAError, ValueError):
     """The question (or its options such as k) cannot be answered as given."""
 

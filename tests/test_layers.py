@@ -15,7 +15,9 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 # Lowest first. The top-level modules that are not stages are the shared core (errors, records, settings, ...).
-LAYERS = ("core", "ingest", "embed", "index", "search", "answer", "assistant", "evaluation", "serve")
+# ``cluster`` (Ray: the shards' actors) runs the search stages elsewhere, and the assistant uses it when given a
+# cluster: it sits between them, and only it imports ray.
+LAYERS = ("core", "ingest", "embed", "index", "search", "answer", "cluster", "assistant", "evaluation", "serve")
 TOP_LEVEL = {"assistant": "assistant", "__init__": "assistant", "__main__": "serve"}
 
 

@@ -98,9 +98,11 @@ def write_sharded(index_dir: Path, manifest: Manifest, *, documents: list[Docume
     return store.publish(index_dir, replace(manifest, shards=entries), fill)
 
 
-def load_sharded(gen: Path, manifest: Manifest, *, with_vectors: bool = False) -> store.IndexData:
+def load_sharded(gen: Path, manifest: Manifest, *, with_vectors: bool = False,
+                 with_index: bool = True) -> store.IndexData:
     """A sharded generation as one ``IndexData`` over all its rows, each shard's index in its ``shards``."""
-    parts = tuple(load_shard(gen, manifest, entry, with_vectors=with_vectors) for entry in manifest.shards)
+    parts = tuple(load_shard(gen, manifest, entry, with_vectors=with_vectors, with_index=with_index)
+                  for entry in manifest.shards)
     documents = [doc for part in parts for doc in part.documents]
     chunks = store.ChunkTable(
         np.concatenate([part.chunks.doc + entry.first_document for part, entry in zip(parts, manifest.shards,
@@ -110,7 +112,8 @@ def load_sharded(gen: Path, manifest: Manifest, *, with_vectors: bool = False) -
     return store.IndexData(gen, manifest, documents, chunks, None, vectors, shards=parts)
 
 
-def load_shard(gen: Path, manifest: Manifest, entry: ShardEntry, *, with_vectors: bool = False) -> store.IndexData:
+def load_shard(gen: Path, manifest: Manifest, entry: ShardEntry, *, with_vectors: bool = False,
+               with_index: bool = True) -> store.IndexData:
     """One shard of a generation whose files have been verified: its documents, chunk rows and FAISS index."""
     return store.read_index_folder(gen / entry.folder, manifest, counts=entry.chunks, with_vectors=with_vectors,
-                                   spec=shard_spec(manifest.index.spec, entry.chunks))
+                                   spec=shard_spec(manifest.index.spec, entry.chunks), with_index=with_index)

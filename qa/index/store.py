@@ -119,13 +119,16 @@ def read_manifest(gen: Path) -> Manifest:
     return Manifest.from_dict(data, path=path)
 
 
-def verify_files(gen: Path, manifest: Manifest) -> None:
-    """Refuse a generation with a file that does not match its checksum, or one the manifest does not list.
+def verify_files(gen: Path, manifest: Manifest, *, under: str | None = None) -> None:
+    """Refuse a generation with a file that does not match its checksum, or one the manifest does not list
+    (only those in the folder ``under``, relative to the generation, when given: one shard's).
 
     Runs before any parser opens a file: a tampered or truncated file is rejected by its bytes alone.
     """
     listed = manifest.files
-    for path in sorted(p for p in gen.rglob("*") if not p.is_dir()):
+    if under is not None:
+        listed = {name: meta for name, meta in listed.items() if name.startswith(f"{under}/")}
+    for path in sorted(p for p in (gen / under if under else gen).rglob("*") if not p.is_dir()):
         name = path.relative_to(gen).as_posix()
         if name != "manifest.json" and name not in listed:
             raise IndexCorruptError(f"index file {path} is not listed in the manifest: {REBUILD_HINT}")
@@ -135,11 +138,13 @@ def verify_files(gen: Path, manifest: Manifest) -> None:
             raise IndexCorruptError(f"index file {path} does not match its checksum: {REBUILD_HINT}")
 
 
-def load(index_dir: Path, *, with_vectors: bool = False, verify: bool = True) -> IndexData:
+def load(index_dir: Path, *, with_vectors: bool = False, verify: bool = True,
+         shard_indexes: bool = True) -> IndexData:
     """Load and check the live generation; raise IndexMissingError / IndexCorruptError with the fix.
 
     A sharded generation (``qa index --shards N``) loads as one ``IndexData`` over all its rows (documents and
-    chunk table in generation order, no FAISS index of its own) whose ``shards`` hold each shard's index.
+    chunk table in generation order, no FAISS index of its own) whose ``shards`` hold each shard's index (not
+    read when ``shard_indexes`` is False: the cluster's actors hold them).
     """
     index_dir = Path(index_dir)
     gen = current_generation(index_dir)
@@ -153,30 +158,32 @@ def load(index_dir: Path, *, with_vectors: bool = False, verify: bool = True) ->
     if manifest.shards:
         from qa.index import shards
 
-        return shards.load_sharded(gen, manifest, with_vectors=with_vectors)
+        return shards.load_sharded(gen, manifest, with_vectors=with_vectors, with_index=shard_indexes)
     return read_index_folder(gen, manifest, counts=manifest.counts.chunks, with_vectors=with_vectors)
 
 
 def read_index_folder(folder: Path, manifest: Manifest, *, counts: int, with_vectors: bool = False,
-                      spec: vector_index.IndexSpec | None = None) -> IndexData:
+                      spec: vector_index.IndexSpec | None = None, with_index: bool = True) -> IndexData:
     """The index files in ``folder`` (a generation, or one shard of one), checked against each other and against
-    ``counts`` chunks. Unverified: the caller has checked the files' checksums."""
+    ``counts`` chunks; the FAISS index left unread unless ``with_index``. Unverified: the caller has checked the
+    files' checksums."""
     import faiss
 
     try:
         documents = read_documents(folder)
         with np.load(folder / "chunks.npz", allow_pickle=False) as table:
             chunks = ChunkTable(table["doc"], table["start"], table["end"])
-        faiss_index = faiss.read_index(str(folder / "vectors.faiss"))
+        faiss_index = faiss.read_index(str(folder / "vectors.faiss")) if with_index else None
         vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False) if with_vectors else None
     except Exception as exc:  # a damaged file in any of three formats: one message and the fix
         raise IndexCorruptError(f"the index at {folder} cannot be read ({type(exc).__name__}): {REBUILD_HINT}") \
             from exc
-    if faiss_index.ntotal != len(chunks) or counts != len(chunks):
+    if (with_index and faiss_index.ntotal != len(chunks)) or counts != len(chunks):
         raise IndexCorruptError(f"the index at {folder} has mismatched vector and chunk counts: {REBUILD_HINT}")
     if not _chunks_fit(chunks, documents):
         raise IndexCorruptError(f"the chunk table at {folder} points outside its documents: {REBUILD_HINT}")
-    vector_index.configure(faiss_index, spec or manifest.index.spec)
+    if with_index:
+        vector_index.configure(faiss_index, spec or manifest.index.spec)
     return IndexData(folder, manifest, documents, chunks, faiss_index, vectors)
 
 

@@ -166,7 +166,7 @@ class ShardedSearcher(Searcher):
         """The part of the corpus shard ``shard`` holds, in words a user can act on."""
         entry = self.data.manifest.shards[shard]
         docs = self.data.documents[entry.first_document:entry.first_document + entry.documents]
-        names = sorted({doc.source for doc in docs})
+        names = sorted({doc.source if len(doc.source) <= 60 else doc.source[:59] + "…" for doc in docs})
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         return (f"shard {shard + 1} of {len(self.data.manifest.shards)} ({entry.documents:,} documents, "
                 f"{entry.chunks:,} passages: {shown})")

@@ -73,13 +73,15 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 
 
 def serve(index: Path, corpus: Path, *, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None,
-          share: bool = False, max_upload_mb: float = DEFAULT_MAX_BYTES / 2**20, model: str | None = None) -> int:
-    """``qa serve``: build the index first if there is none, then serve the chat until interrupted."""
+          share: bool = False, max_upload_mb: float = DEFAULT_MAX_BYTES / 2**20, model: str | None = None,
+          cluster: str | None = None) -> int:
+    """``qa serve``: build the index first if there is none, then serve the chat until interrupted (its shards
+    answered by actors on the Ray cluster at ``cluster``, when given)."""
     credentials = parse_auth(auth)
     if max_upload_mb <= 0:
         raise SettingsError(f"--max-upload-mb {max_upload_mb} must be above 0")
     max_bytes = int(max_upload_mb * 2**20)
-    workspace = Workspace(index, corpus, model=model, max_upload_bytes=max_bytes)
+    workspace = Workspace(index, corpus, model=model, max_upload_bytes=max_bytes, cluster=cluster)
     app = build_app(workspace)
     try:
         if workspace.ensure_index(progress=True) is not None:

@@ -74,7 +74,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from qa.serve.app import serve
 
     return serve(args.index, args.corpus, host=args.host, port=args.port, auth=args.auth or os.environ.get("QA_AUTH"),
-                 share=args.share, max_upload_mb=args.max_upload_mb, model=os.environ.get("QA_MODEL"))
+                 share=args.share, max_upload_mb=args.max_upload_mb, model=os.environ.get("QA_MODEL"),
+                 cluster=args.cluster)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -168,6 +169,9 @@ def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--auth", metavar="USER:PASSWORD", help="require this login (default: $QA_AUTH, else none)")
     serve.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
     serve.add_argument("--max-upload-mb", type=float, default=50, help="largest upload accepted (default: 50)")
+    serve.add_argument("--cluster", metavar="ADDRESS",
+                       help="answer from a sharded index (qa index --shards N) with one actor per shard on the Ray "
+                            "cluster at ADDRESS (auto, or HOST:PORT of its head); default: in this process")
     serve.set_defaults(func=cmd_serve)
 
 

@@ -1,0 +1,1 @@
+"""The pipeline on a Ray cluster: the only package that imports ray; local use never loads it."""

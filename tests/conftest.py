@@ -14,6 +14,7 @@ from typing import IO
 import pytest
 
 from qa.embed.embedders import HashingEmbedder
+from tests.ray_cluster import RayCluster, cluster_fixture
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_CORPUS = REPO / "corpus"
@@ -44,6 +45,13 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(_private_home: Path) -> Iterator[RayCluster]:
+    """A real Ray cluster (a head and two worker nodes) in a network namespace, started once per session; see
+    ``tests/ray_cluster.py`` for how to use it."""
+    yield from cluster_fixture()
 
 
 @pytest.fixture

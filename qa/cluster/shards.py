@@ -4,8 +4,8 @@
 in the serving process (passages, grouping, duplicates) and asks ``ShardActor``s for candidates; merging and
 everything after it are ``qa.search.shards``'s, as in one process, so the answers are the same.
 
-- Placement: actors are created with Ray's ``SPREAD`` strategy, so the shards go to different nodes where there
-  are several. Every node reads its shard from the index folder, which must be at the same path on every node (a
+- Placement: shard ``s`` goes to the ``s``-th live node (modulo the nodes), so the shards spread over the
+  nodes. Every node reads its shard from the index folder, which must be at the same path on every node (a
   shared or copied folder); each actor checks its shard's checksums before it answers.
 - Time: a question waits ``timeout`` seconds for the shards; one that has not answered by then is named in the
   result's ``missing`` (never fewer results in silence). An actor that dies is restarted by Ray
@@ -22,6 +22,7 @@ import logging
 from pathlib import Path
 
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from qa.errors import REBUILD_HINT, ClusterError, IndexCorruptError, QAError
 from qa.index import store
@@ -73,8 +74,11 @@ class RayFanout:
 
     def __init__(self, data: store.IndexData, *, timeout: float = ANSWER_TIMEOUT_S):
         self.timeout = timeout
-        self.actors = [ShardActor.options(scheduling_strategy="SPREAD").remote(str(data.path), s)
-                       for s in range(len(data.manifest.shards))]
+        nodes = sorted(node["NodeID"] for node in ray.nodes() if node["Alive"])
+        # subtle: Ray's SPREAD strategy is best effort and put actors that need no CPU on one node; shard s goes
+        # to node s modulo the nodes instead (soft: anywhere, when Ray restarts it after that node is gone).
+        self.actors = [ShardActor.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
+            nodes[s % len(nodes)], soft=True)).remote(str(data.path), s) for s in range(len(data.manifest.shards))]
         self._wait_until_loaded(data)
 
     def _wait_until_loaded(self, data: store.IndexData) -> None:

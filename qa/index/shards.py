@@ -25,6 +25,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -71,13 +72,21 @@ def shard_spec(spec: vector_index.IndexSpec, chunks: int) -> vector_index.IndexS
 
 
 def write_sharded(index_dir: Path, manifest: Manifest, *, documents: list[Document], chunks: store.ChunkTable,
-                  vectors: np.ndarray, settings: Settings, shards: int) -> Path:
+                  vectors: np.ndarray, settings: Settings, shards: int,
+                  repeated: Sequence[str] | None = None) -> Path:
     """Write a sharded generation of ``shards`` shards and make it live, atomically as ``store.write_generation``
-    does (``manifest`` is the generation's, as for an unsharded build; its ``shards`` are filled in here)."""
+    does (``manifest`` is the generation's, as for an unsharded build; its ``shards`` are filled in here).
+
+    BM25 reads the chunks' texts, or ``repeated`` texts repeated over the rows (``lexical.repeated_index_files``:
+    a synthetic index)."""
     doc_bounds = document_bounds(chunks.doc, documents=len(documents), shards=shards)
     row_bounds = [int(b) for b in np.searchsorted(chunks.doc, doc_bounds, side="left")]
-    texts = lexical.lexical_texts(documents, chunks)
-    corpus_stats, lexical_shards = lexical.sharded_index_files(texts, row_bounds, settings.lexical)
+    if repeated is None:
+        corpus_stats, lexical_shards = lexical.sharded_index_files(
+            lexical.lexical_texts(documents, chunks), row_bounds, settings.lexical)
+    else:
+        corpus_stats, lexical_shards = lexical.sharded_index_files(repeated, row_bounds, settings.lexical,
+                                                                   rows=len(chunks))
     entries = tuple(
         ShardEntry(f"{SHARDS_FOLDER}/{s:03d}", doc_bounds[s + 1] - doc_bounds[s], row_bounds[s + 1] - row_bounds[s],
                    doc_bounds[s], row_bounds[s])
@@ -96,6 +105,16 @@ def write_sharded(index_dir: Path, manifest: Manifest, *, documents: list[Docume
                                      shard_vectors, faiss_index, lexical_files)
 
     return store.publish(index_dir, replace(manifest, shards=entries), fill)
+
+
+def write_from_arrays(index_dir: Path, like: store.IndexData, *, documents: list[Document],
+                      chunks: store.ChunkTable, vectors: np.ndarray, spec: vector_index.IndexSpec, requested: str,
+                      shards: int, repeated: Sequence[str], settings: Settings) -> Path:
+    """``store.write_from_arrays``, sharded: a synthetic generation of ``shards`` shards whose BM25 reads
+    ``repeated`` repeated over the rows (the scale benchmarks' million-chunk indexes)."""
+    manifest = store.array_manifest(like, documents=documents, chunks=chunks, spec=spec, requested=requested)
+    return write_sharded(index_dir, manifest, documents=documents, chunks=chunks, vectors=vectors,
+                         settings=settings, shards=shards, repeated=repeated)
 
 
 def load_sharded(gen: Path, manifest: Manifest, *, with_vectors: bool = False,

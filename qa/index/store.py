@@ -305,19 +305,26 @@ def write_from_arrays(
 ) -> Path:
     """Write a generation made from arrays rather than read from a corpus, under ``like``'s model and settings.
 
-    The manifest is ``like``'s with the new index description, counts and documents; it records no corpus file
-    and fingerprints every document as ``"synthetic"``, so a later build over a corpus reuses none of it.
-    ``extra_files`` are the search files of the new rows (``lexical.index_files``, ``calibration.index_files``).
-    The scale benchmark writes its synthetic indexes of a million chunks this way.
+    The manifest is ``array_manifest``'s. ``extra_files`` are the search files of the new rows
+    (``lexical.index_files``, ``calibration.index_files``). The scale benchmark writes its synthetic indexes of a
+    million chunks this way (``shards.write_from_arrays`` writes them sharded).
     """
     if not len(chunks) == len(vectors) == faiss_index.ntotal:
         raise ValueError(f"{len(chunks)} chunk rows, {len(vectors)} vectors and {faiss_index.ntotal} indexed "
                          "vectors: give one vector per chunk row")
-    manifest = replace(like.manifest, index=IndexEntry(spec, requested),
-                       counts=Counts(documents=len(documents), chunks=len(chunks), problems=0),
-                       document_fingerprints={d.doc_id: "synthetic" for d in documents}, file_sha256={})
+    manifest = array_manifest(like, documents=documents, chunks=chunks, spec=spec, requested=requested)
     return write_generation(index_dir, manifest=manifest, documents=documents, chunks=chunks, vectors=vectors,
                             faiss_index=faiss_index, extra_files=extra_files)
+
+
+def array_manifest(like: IndexData, *, documents: list[Document], chunks: ChunkTable, spec: vector_index.IndexSpec,
+                   requested: str) -> Manifest:
+    """The manifest of a generation made from arrays: ``like``'s with the new index description, counts and
+    documents; it records no corpus file and fingerprints every document as ``"synthetic"``, so a later build over
+    a corpus reuses none of it."""
+    return replace(like.manifest, index=IndexEntry(spec, requested),
+                   counts=Counts(documents=len(documents), chunks=len(chunks), problems=0),
+                   document_fingerprints={d.doc_id: "synthetic" for d in documents}, file_sha256={}, shards=())
 
 
 def _write_faiss(faiss_index: Any, path: Path) -> None:

@@ -21,7 +21,7 @@ from bench.measure import rss_mb
 from bench.synthetic import synthetic_vectors
 
 
-def _real(index: Path) -> tuple[np.ndarray, np.ndarray]:
+def real_and_queries(index: Path) -> tuple[np.ndarray, np.ndarray]:
     """The SciFact chunk vectors and the claims embedded as the index's queries are."""
     from qa.embed.embedders import query_embedder
     from qa.index import store
@@ -52,7 +52,7 @@ def dense(work: Path, sizes: list[int], kinds: list[str]) -> dict:
 
     from qa.index import vector_index
 
-    real, queries = _real(work / "scifact-index")
+    real, queries = real_and_queries(work / "scifact-index")
     out: dict = {"queries": len(queries), "omp_max_threads": faiss.omp_get_max_threads()}
     for n in sizes:
         vectors = synthetic_vectors(real, n)

@@ -282,3 +282,47 @@ def test_local_sharded_answers_never_import_ray(seeds: Path, tmp_path: Path, emb
             "assert a.ask('Kremlin Astana').passages; print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "False"
+
+
+def test_top_keeps_what_a_full_sort_keeps_ties_to_the_smaller_row() -> None:
+    from qa.search.fusion import ranked, top
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        ids = rng.permutation(1000)[: rng.integers(1, 60)]
+        scores = rng.integers(0, 5, len(ids)).astype(np.float32)  # many ties
+        depth = int(rng.integers(1, 70))
+        want_ids, want_scores = ranked(ids, scores)
+        got_ids, got_scores = top(ids, scores, depth)
+        assert got_ids.tolist() == want_ids[:depth].tolist()
+        assert got_scores.tolist() == want_scores[:depth].tolist()
+
+
+def test_shard_moments_combine_into_the_corpus_s() -> None:
+    from qa.index.calibration import zscores
+    from qa.search.shards import Moments
+
+    scores = np.random.default_rng(1).gamma(0.3, 2.0, 5000).astype(np.float32)
+    assert np.array_equal(Moments.of(scores).zscores(scores), zscores(scores))  # one shard: bit for bit
+    parts = Moments.combined([Moments.of(part) for part in np.split(scores, [7, 1200, 1201, 4000])])
+    assert np.allclose(parts.zscores(scores), zscores(scores), rtol=0, atol=1e-12)
+    assert np.array_equal(Moments.of(np.ones(5)).zscores(np.ones(3)), np.zeros(3))  # no spread: no preference
+
+
+def test_a_cluster_is_refused_for_an_unsharded_index_before_connecting(seeds: Path, tmp_path: Path,
+                                                                       embedder) -> None:
+    pytest.importorskip("ray")
+    from qa.errors import ClusterError
+
+    built(seeds, tmp_path / "index", embedder)
+    with pytest.raises(ClusterError, match=r"is not sharded: build it with `qa index --shards N`"):
+        Assistant.load(tmp_path / "index", embedder=embedder, cluster="127.0.0.1:1")
+
+
+def test_an_unreachable_cluster_is_one_clear_error(seeds: Path, tmp_path: Path, embedder) -> None:
+    pytest.importorskip("ray")
+    from qa.errors import ClusterError
+
+    built(seeds, tmp_path / "index", embedder, shards=2)
+    with pytest.raises(ClusterError, match=r"cannot reach the Ray cluster at 127.0.0.1:1 .*`ray start --head`"):
+        Assistant.load(tmp_path / "index", embedder=embedder, cluster="127.0.0.1:1")

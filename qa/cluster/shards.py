@@ -19,6 +19,7 @@ everything after it are ``qa.search.shards``'s, as in one process, so the answer
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 
 import ray
@@ -40,6 +41,13 @@ def connect(address: str) -> None:
     """Join the Ray cluster at ``address`` (``auto``, ``HOST:PORT`` or ``ray://HOST:PORT``) once per process."""
     if ray.is_initialized():
         return
+    host, _, port = address.rpartition(":")
+    if host and port.isdigit() and "://" not in address:  # fail in seconds, not after Ray's long retries
+        try:
+            socket.create_connection((host, int(port)), timeout=5).close()
+        except OSError as exc:
+            raise ClusterError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}): start it with "
+                               "`ray start --head`, or pass its head's address") from None
     try:
         ray.init(address=address, namespace=NAMESPACE, logging_level=logging.WARNING, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -110,10 +118,10 @@ class RayFanout:
 
 def cluster_searcher(index_dir: Path, *, address: str, timeout: float = ANSWER_TIMEOUT_S) -> ShardedSearcher:
     """The live sharded generation of ``index_dir``, its shards on the cluster at ``address``."""
-    connect(address)
     data = store.load(index_dir, shard_indexes=False)
     if not data.shards:
         raise ClusterError(f"the index at {index_dir} is not sharded: build it with `qa index --shards N` "
-                                "(N shards, say one or two per node) to answer from a cluster")
+                           "(N shards, say one or two per node) to answer from a cluster")
+    connect(address)
     stats = DenseStats.load(data.path, dim=int(data.manifest.model.dim))
     return ShardedSearcher(data, stats, RayFanout(data, timeout=timeout))

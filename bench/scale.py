@@ -21,7 +21,7 @@ from bench.measure import rss_mb
 from bench.synthetic import synthetic_vectors
 
 
-def _real(index: Path) -> tuple[np.ndarray, np.ndarray]:
+def real_and_queries(index: Path) -> tuple[np.ndarray, np.ndarray]:
     """The SciFact chunk vectors and the claims embedded as the index's queries are."""
     from qa.embed.embedders import query_embedder
     from qa.index import store
@@ -52,7 +52,7 @@ def dense(work: Path, sizes: list[int], kinds: list[str]) -> dict:
 
     from qa.index import vector_index
 
-    real, queries = _real(work / "scifact-index")
+    real, queries = real_and_queries(work / "scifact-index")
     out: dict = {"queries": len(queries), "omp_max_threads": faiss.omp_get_max_threads()}
     for n in sizes:
         vectors = synthetic_vectors(real, n)
@@ -102,10 +102,10 @@ def _sweep(index, spec, queries: np.ndarray, exact: np.ndarray) -> dict:
     return out
 
 
-def synthetic_index(source: Path, target: Path, chunks: int, kind: str = "auto") -> dict:
-    """An index of about ``chunks`` chunks: SciFact's documents repeated under new ids, synthetic vectors."""
-    from qa.index import calibration, lexical, store, vector_index
-    from qa.settings import DEFAULT
+def synthetic_arrays(source: Path, chunks: int) -> tuple:
+    """SciFact's generation in ``source`` and about ``chunks`` rows made from it: its documents repeated under new
+    ids, their chunk table, synthetic vectors, and the texts BM25 reads (repeated over the rows)."""
+    from qa.index import lexical, store
 
     data = store.load(source, with_vectors=True)
     n_docs, n_chunks = len(data.documents), len(data.chunks)
@@ -115,18 +115,31 @@ def synthetic_index(source: Path, target: Path, chunks: int, kind: str = "auto")
         np.concatenate([data.chunks.doc + c * n_docs for c in range(copies)]).astype(np.int32),
         np.tile(data.chunks.start, copies), np.tile(data.chunks.end, copies))
     vectors = synthetic_vectors(np.asarray(data.vectors), len(table))
+    return data, documents, table, vectors, lexical.lexical_texts(data.documents, data.chunks)
+
+
+def synthetic_index(source: Path, target: Path, chunks: int, kind: str = "auto") -> dict:
+    """An index of about ``chunks`` chunks: SciFact's documents repeated under new ids, synthetic vectors."""
+    from qa.index import calibration, lexical, store, vector_index
+    from qa.settings import DEFAULT
+
+    data, documents, table, vectors, texts = synthetic_arrays(source, chunks)
     started = time.perf_counter()
     spec = vector_index.choose_spec(len(vectors), kind)
     faiss_index = vector_index.build(vectors, spec)
     ann_s = time.perf_counter() - started
-    texts = lexical.lexical_texts(data.documents, data.chunks)
     search_files = (lexical.repeated_index_files(texts, len(table), DEFAULT.lexical)
                     | calibration.index_files(vectors))
     bm25_s = time.perf_counter() - started - ann_s
     store.write_from_arrays(target, data, documents=documents, chunks=table, vectors=vectors,
                             faiss_index=faiss_index, spec=spec, requested=kind, extra_files=search_files)
-    if (source / "cache" / "models").is_dir():  # the exported model, so that queries do not export it again
-        shutil.copytree(source / "cache" / "models", target / "cache" / "models", dirs_exist_ok=True)
+    copy_model(source, target)
     return {"chunks": len(table), "documents": len(documents), "index": spec.to_dict(),
             "ann_build_s": round(ann_s, 1), "bm25_build_s": round(bm25_s, 1),
             "write_s": round(time.perf_counter() - started - ann_s - bm25_s, 1)}
+
+
+def copy_model(source: Path, target: Path) -> None:
+    """The exported model of ``source``'s cache, so that queries over ``target`` do not export it again."""
+    if (source / "cache" / "models").is_dir():
+        shutil.copytree(source / "cache" / "models", target / "cache" / "models", dirs_exist_ok=True)

@@ -26,7 +26,12 @@ def synthetic_vectors(real: np.ndarray, n: int, *, seed: int = 0, spread: float 
     out[:keep] = real[:keep]
     for start in range(keep, n, block):
         size = min(block, n - start)
-        a, b, c = (rng.integers(0, len(real), size) for _ in range(3))
-        x = real[a] + spread * (real[b] - real[c])
-        out[start:start + size] = x / np.linalg.norm(x, axis=1, keepdims=True)
+        out[start:start + size] = synthetic_block(real, size, rng, spread=spread)
     return out
+
+
+def synthetic_block(real: np.ndarray, size: int, rng: np.random.Generator, *, spread: float = SPREAD) -> np.ndarray:
+    """``size`` synthetic unit vectors from the rows of ``real`` (none of them a row of ``real`` itself)."""
+    a, b, c = (rng.integers(0, len(real), size) for _ in range(3))
+    x = real[a] + spread * (real[b] - real[c])
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)

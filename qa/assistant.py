@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,11 +91,13 @@ def document_passage(doc: Document, *, rank: int = 1, score: float = 1.0) -> Pas
 
 
 class Assistant:
-    def __init__(self, searcher: Searcher, embedder: Embedder, index_dir: Path, settings: Settings = DEFAULT):
+    def __init__(self, searcher: Searcher, embedder: Embedder, index_dir: Path, settings: Settings = DEFAULT, *,
+                 loader: Callable[[Path], Searcher] = Searcher.load):
         self.searcher = searcher
         self.embedder = embedder
         self.index_dir = index_dir
         self.settings = settings
+        self._loader = loader  # how a new generation is loaded: here, or its shards on a cluster
         self._reload_lock = threading.Lock()
         self._skipped: str | None = None  # a generation that failed to load; not tried again
 
@@ -105,12 +107,25 @@ class Assistant:
 
     @classmethod
     def load(cls, index_dir: str | Path = "index", *, embedder: Embedder | None = None,
-             settings: Settings = DEFAULT) -> Assistant:
+             settings: Settings = DEFAULT, cluster: str | None = None,
+             shard_timeout: float | None = None) -> Assistant:
+        """The live generation of ``index_dir``, searched in this process, or, given a Ray ``cluster`` address
+        (``auto``, ``HOST:PORT``), a sharded generation whose shards are searched by actors on the cluster; a
+        shard that has not answered within ``shard_timeout`` seconds (default ``qa.cluster.shards``'s) is named
+        in the result's ``missing``."""
         index_dir = Path(index_dir)
-        searcher = Searcher.load(index_dir)
+        loader = Searcher.load
+        if cluster is not None:
+            from functools import partial
+
+            from qa.cluster.shards import cluster_searcher
+
+            loader = partial(cluster_searcher, address=cluster,
+                             **({"timeout": shard_timeout} if shard_timeout is not None else {}))
+        searcher = loader(index_dir)
         embedder = embedder or query_embedder(searcher.data.manifest.model)
         cls._check_model(searcher.data, embedder)
-        return cls(searcher, embedder, index_dir, settings)
+        return cls(searcher, embedder, index_dir, settings, loader=loader)
 
     @staticmethod
     def _check_model(data: store.IndexData, embedder: Embedder) -> None:
@@ -138,7 +153,7 @@ class Assistant:
             if live.name in (self.data.generation, self._skipped):
                 return False
             try:
-                searcher = Searcher.load(self.index_dir)
+                searcher = self._loader(self.index_dir)
                 self._check_model(searcher.data, self.embedder)
             except QAError as exc:
                 self._skipped = live.name
@@ -169,19 +184,19 @@ class Assistant:
         started = time.perf_counter()
         vector = self.embedder.embed([searched])[0] if mode != "lexical" else None
         embedded = time.perf_counter()
-        hits = searcher.search(searched, vector, k, mode=mode, settings=self.settings.retrieval, filters=filters,
-                               boost_docs=resolution.boost_docs, boost=self.settings.followup.boost)
-        passages = tuple(self.passage(searcher.data, hit, rank) for rank, hit in enumerate(hits, 1))
+        found = searcher.find(searched, vector, k, mode=mode, settings=self.settings.retrieval, filters=filters,
+                              boost_docs=resolution.boost_docs, boost=self.settings.followup.boost)
+        passages = tuple(self.passage(searcher.data, hit, rank) for rank, hit in enumerate(found.hits, 1))
         done = time.perf_counter()
-        found = None
+        sentence = None
         if answer:
-            found, passages = pick_answer(searched if self.settings.followup.answer_with_subject else question,
-                                          passages)
+            sentence, passages = pick_answer(searched if self.settings.followup.answer_with_subject else question,
+                                             passages)
         answered = time.perf_counter()
         timings = {"embed": (embedded - started) * 1000, "search": (done - embedded) * 1000,
                    "answer": (answered - done) * 1000}
-        return Result(question=question, passages=passages, answer=found, mode=mode, timings_ms=timings,
-                      generation=searcher.data.generation, searched_as=searched)
+        return Result(question=question, passages=passages, answer=sentence, mode=mode, timings_ms=timings,
+                      generation=searcher.data.generation, searched_as=searched, missing=found.missing)
 
     def converse(self, questions: Sequence[str], **options: Any) -> list[Result]:
         """Each question asked in turn, with the results before it as its history (the last one may lean on the

@@ -49,6 +49,11 @@ class IndexWriteError(QAError):
     """The index cannot be written (disk full, no permission); the previous generation stays live."""
 
 
+class ClusterError(QAError):
+    """The Ray cluster cannot be reached, lacks what a build needs, was lost during a build, or cannot hold the
+    index's shards."""
+
+
 class QuestionError(QAError, ValueError):
     """The question (or its options such as k) cannot be answered as given."""
 
@@ -63,7 +68,3 @@ class UploadError(QAError):
 
 class DatasetError(QAError):
     """An evaluation dataset (BEIR folder or questions file) is missing a file or has a malformed line."""
-
-
-class ClusterError(QAError):
-    """The Ray cluster cannot be reached, lacks what the build needs, or was lost during a build."""

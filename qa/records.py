@@ -201,6 +201,15 @@ class Result:
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
     generation: str | None = None  # the index generation every passage came from
     searched_as: str | None = None  # what was searched: the question resolved against the history (None: as asked)
+    missing: tuple[str, ...] = ()  # parts of the corpus not searched (shards that did not answer in time)
+
+    @property
+    def missing_note(self) -> str | None:
+        """What the faces say when part of the corpus was not searched; None when all of it was."""
+        if not self.missing:
+            return None
+        return ("Part of the corpus is missing from this answer (it did not answer in time): "
+                f"{'; '.join(self.missing)}. Ask again in a moment for an answer from all of it.")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -210,6 +219,7 @@ class Result:
             "passages": [p.to_dict() for p in self.passages],
             "mode": self.mode,
             "generation": self.generation,
+            "missing": list(self.missing),
         }
 
 

@@ -15,7 +15,9 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 # Lowest first. The top-level modules that are not stages are the shared core (errors, records, settings, ...).
-# cluster: the Ray engine builds indexes (above index) and, later, serves shards to the assistant (below it).
+# ``cluster`` (Ray) runs the pipeline elsewhere: the build's reading, chunking and embedding (above index) and the
+# shards' actors that search for the assistant (below it); it sits between answer and assistant, and only it
+# imports ray.
 LAYERS = ("core", "ingest", "embed", "index", "search", "answer", "cluster", "assistant", "evaluation", "serve")
 TOP_LEVEL = {"assistant": "assistant", "__init__": "assistant", "__main__": "serve"}
 

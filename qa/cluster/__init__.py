@@ -1,1 +1,2 @@
-"""The distributed stage: a build on a Ray cluster (``ray_engine``). Ray is imported only when a cluster is used."""
+"""The pipeline on a Ray cluster: a build's reading, chunking and embedding (``ray_engine``) and the shards'
+actors that answer questions (``shards``). The only package that imports ray; local use never loads it."""

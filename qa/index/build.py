@@ -25,6 +25,7 @@ from qa.errors import IndexBusyError, IndexCorruptError, IndexMissingError
 from qa.index import calibration, layouts, ledger, lexical, store, vector_index
 from qa.index.engine import LOCAL, Engine, NodeThroughput
 from qa.index.manifest import Counts, IndexEntry, Manifest
+from qa.index.shards import check_shards, write_sharded
 from qa.index.write_errors import index_writes
 from qa.ingest import readers
 from qa.ingest.corpus import Corpus, Previous, read_corpus
@@ -92,6 +93,7 @@ def build_index(
     lock_timeout: float = 0,
     index_kind: str | None = None,
     engine: Engine = LOCAL,
+    shards: int | None = None,
 ) -> BuildReport:
     """Bring the index in ``index_dir`` up to date with ``corpus`` (a folder or one file).
 
@@ -99,8 +101,12 @@ def build_index(
     ``qa.index.vector_index.ANN_THRESHOLD`` vectors); None keeps what the previous build was asked for.
     ``engine`` reads, chunks and embeds: in this process (``qa.index.engine.LOCAL``) or spread over a Ray cluster
     (``qa.cluster.RayEngine``); either way the result is written here, by the same step.
+    ``shards`` N writes a sharded generation of N shards (``qa.index.shards``), 0 one index; None keeps what the
+    previous build wrote.
     """
     settings.chunk.check_fits(embedder.max_tokens)
+    if shards is not None:
+        check_shards(shards)
     index_dir = Path(index_dir)
     with index_writes(index_dir):
         index_dir.mkdir(parents=True, exist_ok=True)
@@ -112,7 +118,8 @@ def build_index(
                 f"another `qa index` is rebuilding {index_dir}: wait for it to finish, then run this again"
             ) from exc
         try:
-            return _build_locked(Path(corpus), index_dir, embedder, settings, full, progress, index_kind, engine)
+            return _build_locked(Path(corpus), index_dir, embedder, settings, full, progress, index_kind, engine,
+                                 shards)
         finally:
             lock.release()
 
@@ -140,14 +147,15 @@ def _search_entry(settings: Settings) -> dict[str, Any]:
     return {"lexical": lexical.manifest_entry(settings.lexical), "calibration": calibration.FORMAT}
 
 
-def _nothing_to_write(prev: store.IndexData, corpus: Corpus, settings: Settings, requested: str) -> bool:
+def _nothing_to_write(prev: store.IndexData, corpus: Corpus, settings: Settings, requested: str,
+                      shards: int) -> bool:
     """Whether the live generation is already what this build would write: same documents and files, same search
-    settings, same kind of vector index, the same PDFs with word boxes."""
+    settings, same kind of vector index, the same PDFs with word boxes, same shards."""
     manifest = prev.manifest
     return (corpus.by_id == manifest.document_fingerprints and manifest.file_sha256 == corpus.file_sha
             and corpus.layouts.keys() == prev.layouts.keys()
             and manifest.problems == tuple(corpus.problems)  # a file refused anew is a new ledger entry
-            and manifest.search == _search_entry(settings)
+            and manifest.search == _search_entry(settings) and len(manifest.shards) == shards
             and manifest.index.spec == vector_index.choose_spec(len(prev.chunks), requested))
 
 
@@ -255,26 +263,32 @@ def _manifest(corpus_dir: Path, corpus: Corpus, embedder: Embedder, settings: Se
 
 
 def _write(index_dir: Path, manifest: Manifest, corpus: Corpus, chunks: store.ChunkTable, vectors: np.ndarray,
-           faiss_index: Any, settings: Settings, entries: list[LedgerEntry], name: str) -> Path:
+           settings: Settings, entries: list[LedgerEntry], name: str, shards: int) -> Path:
     """Write the generation ``name``: vectors, their FAISS index, chunks, documents, BM25, the calibration, the
-    PDFs' word boxes and the ledger."""
+    PDFs' word boxes and the ledger; in ``shards`` shards unless 0."""
     documents = corpus.documents
+    whole_corpus_files = (layouts.index_files(documents, corpus.layouts)
+                          | {ledger.LEDGER_FILE: ledger.ledger_bytes(entries)})
+    if shards:
+        return write_sharded(index_dir, manifest, documents=documents, chunks=chunks, vectors=vectors,
+                             settings=settings, shards=shards, extra_files=whole_corpus_files, name=name)
+    faiss_index = vector_index.build(vectors, manifest.index.spec)
     # BM25 and the score calibration are rebuilt with every generation (about a second for SciFact): always in step.
     extra_files = (lexical.index_files(lexical.lexical_texts(documents, chunks), settings.lexical)
-                   | calibration.index_files(vectors) | layouts.index_files(documents, corpus.layouts)
-                   | {ledger.LEDGER_FILE: ledger.ledger_bytes(entries)})
+                   | calibration.index_files(vectors) | whole_corpus_files)
     return store.write_generation(index_dir, manifest=manifest, documents=documents, chunks=chunks,
                                   vectors=vectors, faiss_index=faiss_index, extra_files=extra_files, name=name)
 
 
 def _build_locked(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Settings, full: bool,
-                  progress: bool, index_kind: str | None, engine: Engine) -> BuildReport:
+                  progress: bool, index_kind: str | None, engine: Engine, shards: int | None) -> BuildReport:
     started = time.perf_counter()
     store.prune(index_dir)
     prev, note = _previous(index_dir, embedder, settings, full)
     corpus = read_corpus(corpus_dir, _previous_read(prev), settings, engine.read_files)
     requested = index_kind or (prev.manifest.index.requested if prev else "auto")
-    if prev is not None and _nothing_to_write(prev, corpus, settings, requested):
+    shards = (len(prev.manifest.shards) if prev else 0) if shards is None else shards
+    if prev is not None and _nothing_to_write(prev, corpus, settings, requested, shards):
         # Nothing changed: keep the live generation rather than writing an identical one.
         return BuildReport(
             added=(), changed=(), removed=(), unchanged=len(corpus.by_id), problems=tuple(corpus.problems),
@@ -297,11 +311,10 @@ def _build_locked(corpus_dir: Path, index_dir: Path, embedder: Embedder, setting
     vectors, chunks = _assemble(plan, prev, vectors_by_key, embedder.dim)
 
     spec = vector_index.choose_spec(len(vectors), requested)
-    faiss_index = vector_index.build(vectors, spec)
     manifest = _manifest(corpus_dir, corpus, embedder, settings, spec, requested, len(vectors), started)
     name = store.new_generation_name(index_dir)
     entries = ledger.completed(corpus.ledger, corpus.documents, chunks.doc, name)
-    gen = _write(index_dir, manifest, corpus, chunks, vectors, faiss_index, settings, entries, name)
+    gen = _write(index_dir, manifest, corpus, chunks, vectors, settings, entries, name, shards)
     changes = _what_changed(corpus.by_id, prev)
     return BuildReport(
         added=changes.added, changed=changes.changed, removed=changes.removed, unchanged=changes.unchanged,

@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import io
 import json
 import tempfile
 from collections.abc import Sequence
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 LEXICAL_FORMAT = 1
 FOLDER = "lexical"
 HEADER = "qa-lexical.json"
+CORPUS_STATS = "corpus.json"  # a sharded generation's corpus-wide BM25 statistics
+FREQUENCIES = "document-frequencies.npy"
 
 
 def analyze(texts: Sequence[str]) -> list[list[str]]:
@@ -63,30 +66,74 @@ def lexical_texts(documents: Sequence[Document], chunks: ChunkTable) -> list[str
 
 def index_files(texts: Sequence[str], settings: LexicalSettings) -> dict[str, bytes]:
     """The generation's ``lexical/`` files for chunk texts in row order (what ``write_generation`` takes)."""
-    import bm25s
-
-    model = bm25s.BM25(k1=settings.k1, b=settings.b, method=settings.method)
-    # subtle: bm25s refuses an empty corpus; a chunk with no indexable word gets one impossible term instead.
-    tokens = [terms or ["\x00"] for terms in analyze(texts)]
-    model.index(tokens, show_progress=False)
+    model, _ = _indexed(texts, settings)
     return _saved(model, len(texts), settings)
 
 
 def repeated_index_files(texts: Sequence[str], rows: int, settings: LexicalSettings) -> dict[str, bytes]:
     """``index_files`` for ``texts`` repeated until ``rows`` rows (row ``r`` holds ``texts[r % len(texts)]``),
-    each distinct text analysed once: BM25 for a synthetic index built by repeating a real corpus.
+    each distinct text analysed once: BM25 for a synthetic index built by repeating a real corpus."""
+    model, _ = _indexed(texts, settings, rows=rows)
+    return _saved(model, rows, settings)
 
-    subtle: analysing a million chunk texts as strings would hold about 90M Python strings at once; the repeats
-    share one list of term ids per text instead, and bm25s takes ids with their vocabulary.
+
+def _indexed(texts: Sequence[str], settings: LexicalSettings, *, rows: int | None = None) -> tuple[Any, float]:
+    """A bm25s index over ``texts`` (repeated until ``rows`` rows when given) and the average terms per row.
+
+    subtle: bm25s refuses an empty corpus; a chunk with no indexable word gets one impossible term instead.
+    subtle: analysing a million chunk texts as strings would hold about 90M Python strings at once; repeats share
+    one list of term ids per text instead, and bm25s takes ids with their vocabulary.
     """
     import bm25s
     from bm25s.tokenization import Tokenized
 
-    vocab: dict[str, int] = {}
-    ids = [[vocab.setdefault(term, len(vocab)) for term in (terms or ["\x00"])] for terms in analyze(texts)]
     model = bm25s.BM25(k1=settings.k1, b=settings.b, method=settings.method)
+    tokens = [terms or ["\x00"] for terms in analyze(texts)]
+    if rows is None:
+        model.index(tokens, show_progress=False)
+        return model, float(np.mean([len(terms) for terms in tokens])) if tokens else 0.0
+    vocab: dict[str, int] = {}
+    ids = [[vocab.setdefault(term, len(vocab)) for term in terms] for terms in tokens]
     model.index(Tokenized(ids=[ids[row % len(ids)] for row in range(rows)], vocab=vocab), show_progress=False)
-    return _saved(model, rows, settings)
+    lengths = np.array([len(terms) for terms in ids], dtype=np.float64)
+    repeats = np.bincount(np.arange(rows) % len(ids), minlength=len(ids))
+    return model, float(lengths @ repeats / rows) if rows else 0.0
+
+
+def sharded_index_files(texts: Sequence[str], bounds: Sequence[int], settings: LexicalSettings, *,
+                        rows: int | None = None) -> tuple[dict[str, bytes], list[dict[str, bytes]]]:
+    """BM25 for a sharded generation: the corpus statistics, once, and each shard's ``lexical/`` files.
+
+    ``bounds`` are the shards' first rows and the end (``[0, ..., rows]``); ``rows`` as for
+    ``repeated_index_files`` (None: one text per row). The index is built once over every row, so document
+    frequencies and the average length are the corpus's, then its score matrix is cut into the shards' rows: a
+    chunk's score for a question is the same number in its shard as in an unsharded index. The statistics are
+    written beside the shards (``lexical/corpus.json``, ``lexical/document-frequencies.npy``) for whoever adds
+    documents to one shard later; answering needs only each shard's own files.
+    """
+    model, average = _indexed(texts, settings, rows=rows)
+    whole = model.scores
+    shards = []
+    for first, end in zip(bounds[:-1], bounds[1:], strict=True):
+        model.scores = {**_rows_of(whole, first, end), "num_docs": end - first}
+        shards.append(_saved(model, end - first, settings))
+    model.scores = whole
+    frequencies = np.diff(whole["indptr"]).astype(np.int64)  # chunks holding each vocabulary term
+    buffer = io.BytesIO()
+    np.save(buffer, frequencies, allow_pickle=False)
+    stats = {"format": LEXICAL_FORMAT, "settings": settings.to_dict(), "chunks": int(whole["num_docs"]),
+             "average_length": average, "vocabulary": len(frequencies)}
+    return {f"{FOLDER}/{CORPUS_STATS}": json.dumps(stats, indent=2).encode(),
+            f"{FOLDER}/{FREQUENCIES}": buffer.getvalue()}, shards
+
+
+def _rows_of(scores: dict[str, Any], first: int, end: int) -> dict[str, np.ndarray]:
+    """The rows ``first`` to ``end`` of bm25s's score matrix (CSC: one column of chunk rows per term)."""
+    indices = scores["indices"]
+    keep = (indices >= first) & (indices < end)
+    kept_before = np.concatenate([[0], np.cumsum(keep)])
+    return {"data": scores["data"][keep], "indices": (indices[keep] - first).astype(indices.dtype),
+            "indptr": kept_before[scores["indptr"]].astype(scores["indptr"].dtype)}
 
 
 def _saved(model: Any, chunks: int, settings: LexicalSettings) -> dict[str, bytes]:

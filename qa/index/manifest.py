@@ -33,6 +33,7 @@ from qa.ingest.readers import Problem
 from qa.settings import FORMAT_VERSION
 
 REQUIRED_FILES = ("vectors.faiss", "vectors.npy", "chunks.npz", "documents.jsonl")
+SHARDS_FOLDER = "shards"
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,35 @@ class IndexEntry:
         return cls(spec, data.get("requested", "auto"))
 
 
+@dataclass(frozen=True)
+class ShardEntry:
+    """One shard of a sharded generation: its folder (relative to the generation) and what it holds.
+
+    A shard holds whole documents, a contiguous run of the generation's documents in order: row ``r`` of shard
+    ``s`` is row ``first_row + r`` of the generation, so rows keep the order (and the ties) of an unsharded index.
+    """
+
+    folder: str
+    documents: int
+    chunks: int
+    first_document: int
+    first_row: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"folder": self.folder, "documents": self.documents, "chunks": self.chunks,
+                "first_document": self.first_document, "first_row": self.first_row}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ShardEntry:
+        return cls(data["folder"], data["documents"], data["chunks"], data["first_document"], data["first_row"])
+
+    def required_files(self) -> tuple[str, ...]:
+        return tuple(f"{self.folder}/{name}" for name in REQUIRED_FILES)
+
+
 # The keys of manifest.json this qa reads (``documents`` is held as ``document_fingerprints``); others go to ``extra``.
 _KEYS = frozenset({"model", "chunking", "index", "search", "corpus", "counts", "built_at", "build_seconds",
-                   "documents", "file_sha256", "problems", "format_version", "files"})
+                   "documents", "file_sha256", "problems", "format_version", "files", "shards"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,6 +129,7 @@ class Manifest:
     problems: tuple[Problem, ...] = ()  # what the build skipped, so an unchanged file reports them again
     format_version: int = FORMAT_VERSION
     files: dict[str, FileChecksum] = field(default_factory=dict)  # every file of the generation but the manifest
+    shards: tuple[ShardEntry, ...] = ()  # a sharded generation's shards, in row order; () for one index
     extra: dict[str, Any] = field(default_factory=dict)  # keys this qa does not know, kept as they were
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,6 +148,8 @@ class Manifest:
             "format_version": self.format_version,
             "files": {name: meta.to_dict() for name, meta in self.files.items()},
         }
+        if self.shards:  # an unsharded manifest stays exactly as before
+            data["shards"] = [shard.to_dict() for shard in self.shards]
         optional = ("chunking", "search", "corpus", "build_seconds")
         return {k: v for k, v in data.items() if v is not None or k not in optional} | self.extra
 
@@ -149,6 +179,7 @@ class Manifest:
                            for p in data.get("problems", [])),
             format_version=data["format_version"],
             files={name: FileChecksum.from_dict(meta) for name, meta in data["files"].items()},
+            shards=tuple(ShardEntry.from_dict(entry) for entry in data.get("shards", [])),
             extra={k: v for k, v in data.items() if k not in _KEYS},
         )
 
@@ -170,10 +201,34 @@ def _problem(data: dict[str, Any]) -> str | None:
             return f"file name {name!r} points outside the generation"
         if not isinstance(meta, dict) or not isinstance(meta.get("sha256"), str) or type(meta.get("bytes")) is not int:
             return f"no checksum for {name}"
-    missing = sorted(set(REQUIRED_FILES) - set(files))
+    shards = data.get("shards", [])
+    if problem := _shards_problem(shards, counts):
+        return problem
+    required = [name for entry in shards for name in ShardEntry.from_dict(entry).required_files()] if shards \
+        else REQUIRED_FILES
+    missing = sorted(set(required) - set(files))
     if missing:
         return f"no checksum for {', '.join(missing)}"
     return _build_record_problem(data)
+
+
+def _shards_problem(shards: Any, counts: dict[str, Any]) -> str | None:
+    """What is wrong with a sharded manifest's shard list: each shard's rows and documents follow the previous
+    shard's, and together they hold the generation's counts."""
+    keys = ("documents", "chunks", "first_document", "first_row")
+    if not isinstance(shards, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("folder"), str) and all(type(e.get(k)) is int for k in keys)
+            for e in shards):
+        return "the shards are not a list of folders with their counts"
+    documents = rows = 0
+    for entry in shards:
+        if entry["first_document"] != documents or entry["first_row"] != rows \
+                or Path(entry["folder"]).parts[:1] != (SHARDS_FOLDER,) or ".." in Path(entry["folder"]).parts:
+            return f"shard {entry['folder']} does not follow the shard before it"
+        documents, rows = documents + entry["documents"], rows + entry["chunks"]
+    if shards and (documents, rows) != (counts["documents"], counts["chunks"]):
+        return "the shards do not add up to the document and chunk counts"
+    return None
 
 
 def _build_record_problem(data: dict[str, Any]) -> str | None:

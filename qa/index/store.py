@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -29,7 +30,7 @@ import numpy as np
 from qa.checksums import sha256_file
 from qa.errors import REBUILD_HINT, IndexCorruptError, IndexMissingError
 from qa.index import layouts, vector_index
-from qa.index.manifest import Counts, FileChecksum, IndexEntry, Manifest
+from qa.index.manifest import SHARDS_FOLDER, Counts, FileChecksum, IndexEntry, Manifest
 from qa.ingest.layout import TextLayout
 from qa.records import Chunk, Document
 from qa.settings import FORMAT_VERSION
@@ -66,8 +67,9 @@ class IndexData:
     manifest: Manifest
     documents: list[Document]
     chunks: ChunkTable
-    faiss_index: Any
+    faiss_index: Any  # None for a sharded generation: each of its ``shards`` has its own
     vectors: np.ndarray | None = None  # memory-mapped, only when a build asks for it
+    shards: tuple[IndexData, ...] = ()  # a sharded generation's shards (qa.index.shards), in row order
     layouts: dict[str, TextLayout] = field(default_factory=dict)  # doc_id -> its words' boxes (PDFs)
 
     def chunk(self, row: int) -> Chunk:
@@ -87,7 +89,8 @@ class IndexData:
 
     @property
     def generation(self) -> str:
-        return self.path.name
+        """The generation's name (a shard's data is named after the generation it belongs to)."""
+        return self.path.parent.parent.name if self.path.parent.name == SHARDS_FOLDER else self.path.name
 
     @cached_property
     def _rows_by_id(self) -> dict[str, int]:
@@ -129,13 +132,16 @@ def read_manifest(gen: Path) -> Manifest:
     return Manifest.from_dict(data, path=path)
 
 
-def verify_files(gen: Path, manifest: Manifest) -> None:
-    """Refuse a generation with a file that does not match its checksum, or one the manifest does not list.
+def verify_files(gen: Path, manifest: Manifest, *, under: str | None = None) -> None:
+    """Refuse a generation with a file that does not match its checksum, or one the manifest does not list
+    (only those in the folder ``under``, relative to the generation, when given: one shard's).
 
     Runs before any parser opens a file: a tampered or truncated file is rejected by its bytes alone.
     """
     listed = manifest.files
-    for path in sorted(p for p in gen.rglob("*") if not p.is_dir()):
+    if under is not None:
+        listed = {name: meta for name, meta in listed.items() if name.startswith(f"{under}/")}
+    for path in sorted(p for p in (gen / under if under else gen).rglob("*") if not p.is_dir()):
         name = path.relative_to(gen).as_posix()
         if name != "manifest.json" and name not in listed:
             raise IndexCorruptError(f"index file {path} is not listed in the manifest: {REBUILD_HINT}")
@@ -145,10 +151,14 @@ def verify_files(gen: Path, manifest: Manifest) -> None:
             raise IndexCorruptError(f"index file {path} does not match its checksum: {REBUILD_HINT}")
 
 
-def load(index_dir: Path, *, with_vectors: bool = False, verify: bool = True) -> IndexData:
-    """Load and check the live generation; raise IndexMissingError / IndexCorruptError with the fix."""
-    import faiss
+def load(index_dir: Path, *, with_vectors: bool = False, verify: bool = True,
+         shard_indexes: bool = True) -> IndexData:
+    """Load and check the live generation; raise IndexMissingError / IndexCorruptError with the fix.
 
+    A sharded generation (``qa index --shards N``) loads as one ``IndexData`` over all its rows (documents and
+    chunk table in generation order, no FAISS index of its own) whose ``shards`` hold each shard's index (not
+    read when ``shard_indexes`` is False: the cluster's actors hold them).
+    """
     index_dir = Path(index_dir)
     gen = current_generation(index_dir)
     if gen is None:
@@ -158,21 +168,42 @@ def load(index_dir: Path, *, with_vectors: bool = False, verify: bool = True) ->
     manifest = read_manifest(gen)
     if verify:
         verify_files(gen, manifest)
+    if manifest.shards:
+        from qa.index import shards
+
+        data = shards.load_sharded(gen, manifest, with_vectors=with_vectors, with_index=shard_indexes)
+    else:
+        data = read_index_folder(gen, manifest, counts=manifest.counts.chunks, with_vectors=with_vectors)
+    try:  # the PDFs' word boxes are about the whole corpus: once per generation, sharded or not
+        return replace(data, layouts=layouts.load(gen, data.documents))
+    except Exception as exc:
+        raise IndexCorruptError(f"the word boxes at {gen} cannot be read ({type(exc).__name__}): {REBUILD_HINT}") \
+            from exc
+
+
+def read_index_folder(folder: Path, manifest: Manifest, *, counts: int, with_vectors: bool = False,
+                      spec: vector_index.IndexSpec | None = None, with_index: bool = True) -> IndexData:
+    """The index files in ``folder`` (a generation, or one shard of one), checked against each other and against
+    ``counts`` chunks; the FAISS index left unread unless ``with_index``. Unverified: the caller has checked the
+    files' checksums."""
+    import faiss
+
     try:
-        documents = read_documents(gen)
-        with np.load(gen / "chunks.npz", allow_pickle=False) as table:
+        documents = read_documents(folder)
+        with np.load(folder / "chunks.npz", allow_pickle=False) as table:
             chunks = ChunkTable(table["doc"], table["start"], table["end"])
-        faiss_index = faiss.read_index(str(gen / "vectors.faiss"))
-        vectors = np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False) if with_vectors else None
-        word_boxes = layouts.load(gen, documents)
+        faiss_index = faiss.read_index(str(folder / "vectors.faiss")) if with_index else None
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False) if with_vectors else None
     except Exception as exc:  # a damaged file in any of three formats: one message and the fix
-        raise IndexCorruptError(f"the index at {gen} cannot be read ({type(exc).__name__}): {REBUILD_HINT}") from exc
-    if faiss_index.ntotal != len(chunks) or manifest.counts.chunks != len(chunks):
-        raise IndexCorruptError(f"the index at {gen} has mismatched vector and chunk counts: {REBUILD_HINT}")
+        raise IndexCorruptError(f"the index at {folder} cannot be read ({type(exc).__name__}): {REBUILD_HINT}") \
+            from exc
+    if (with_index and faiss_index.ntotal != len(chunks)) or counts != len(chunks):
+        raise IndexCorruptError(f"the index at {folder} has mismatched vector and chunk counts: {REBUILD_HINT}")
     if not _chunks_fit(chunks, documents):
-        raise IndexCorruptError(f"the chunk table at {gen} points outside its documents: {REBUILD_HINT}")
-    vector_index.configure(faiss_index, manifest.index.spec)
-    return IndexData(gen, manifest, documents, chunks, faiss_index, vectors, word_boxes)
+        raise IndexCorruptError(f"the chunk table at {folder} points outside its documents: {REBUILD_HINT}")
+    if with_index:
+        vector_index.configure(faiss_index, spec or manifest.index.spec)
+    return IndexData(folder, manifest, documents, chunks, faiss_index, vectors)
 
 
 def read_documents(gen: Path) -> list[Document]:
@@ -218,12 +249,21 @@ def write_generation(
     ``name`` is the generation's name when the caller needed it first (``new_generation_name``, under the build
     lock), else a new one.
     """
+    files = extra_files or {}
+    return publish(index_dir, manifest,
+                   lambda folder: write_index_folder(folder, documents, chunks, vectors, faiss_index, files), name=name)
+
+
+def publish(index_dir: Path, manifest: Manifest, fill: Callable[[Path], None], name: str | None = None) -> Path:
+    """Make a generation: ``fill`` writes its files into a temporary folder, the manifest records their checksums,
+    everything is fsynced, the folder gets its final name (``name``, else a new one), and CURRENT names it
+    (atomically)."""
     root = index_dir / GENERATIONS
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{os.getpid()}-{time.time_ns()}"
     tmp.mkdir()
     try:
-        _write_data(tmp, documents, chunks, vectors, faiss_index, extra_files or {})
+        fill(tmp)
         _write_manifest_and_sync(tmp, manifest)
         final = root / (name or new_generation_name(index_dir))
         os.rename(tmp, final)
@@ -235,8 +275,10 @@ def write_generation(
     return final
 
 
-def _write_data(folder: Path, documents: list[Document], chunks: ChunkTable, vectors: np.ndarray, faiss_index: Any,
-                extra_files: dict[str, bytes]) -> None:
+def write_index_folder(folder: Path, documents: list[Document], chunks: ChunkTable, vectors: np.ndarray,
+                       faiss_index: Any, extra_files: dict[str, bytes]) -> None:
+    """The index files of a generation (or of one shard of one) into ``folder``; no manifest."""
+    folder.mkdir(parents=True, exist_ok=True)
     _write_faiss(faiss_index, folder / "vectors.faiss")
     np.save(folder / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
     np.savez(folder / "chunks.npz", doc=chunks.doc, start=chunks.start, end=chunks.end)
@@ -251,12 +293,14 @@ def _write_data(folder: Path, documents: list[Document], chunks: ChunkTable, vec
 def _write_manifest_and_sync(folder: Path, manifest: Manifest) -> None:
     """The manifest with every file's checksum, then every file and the folder itself fsynced."""
     files = sorted(p for p in folder.rglob("*") if p.is_file())
-    checksums = {str(p.relative_to(folder)): FileChecksum(sha256_file(p), p.stat().st_size) for p in files}
+    checksums = {p.relative_to(folder).as_posix(): FileChecksum(sha256_file(p), p.stat().st_size) for p in files}
     manifest = replace(manifest, format_version=FORMAT_VERSION, files=checksums)
     (folder / "manifest.json").write_text(json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False))
     for path in [*files, folder / "manifest.json"]:
         with path.open("rb") as handle:
             os.fsync(handle.fileno())
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
+        _fsync_dir(sub)
     _fsync_dir(folder)
 
 
@@ -284,19 +328,26 @@ def write_from_arrays(
 ) -> Path:
     """Write a generation made from arrays rather than read from a corpus, under ``like``'s model and settings.
 
-    The manifest is ``like``'s with the new index description, counts and documents; it records no corpus file
-    and fingerprints every document as ``"synthetic"``, so a later build over a corpus reuses none of it.
-    ``extra_files`` are the search files of the new rows (``lexical.index_files``, ``calibration.index_files``).
-    The scale benchmark writes its synthetic indexes of a million chunks this way.
+    The manifest is ``array_manifest``'s. ``extra_files`` are the search files of the new rows
+    (``lexical.index_files``, ``calibration.index_files``). The scale benchmark writes its synthetic indexes of a
+    million chunks this way (``shards.write_from_arrays`` writes them sharded).
     """
     if not len(chunks) == len(vectors) == faiss_index.ntotal:
         raise ValueError(f"{len(chunks)} chunk rows, {len(vectors)} vectors and {faiss_index.ntotal} indexed "
                          "vectors: give one vector per chunk row")
-    manifest = replace(like.manifest, index=IndexEntry(spec, requested),
-                       counts=Counts(documents=len(documents), chunks=len(chunks), problems=0),
-                       document_fingerprints={d.doc_id: "synthetic" for d in documents}, file_sha256={})
+    manifest = array_manifest(like, documents=documents, chunks=chunks, spec=spec, requested=requested)
     return write_generation(index_dir, manifest=manifest, documents=documents, chunks=chunks, vectors=vectors,
                             faiss_index=faiss_index, extra_files=extra_files)
+
+
+def array_manifest(like: IndexData, *, documents: list[Document], chunks: ChunkTable, spec: vector_index.IndexSpec,
+                   requested: str) -> Manifest:
+    """The manifest of a generation made from arrays: ``like``'s with the new index description, counts and
+    documents; it records no corpus file and fingerprints every document as ``"synthetic"``, so a later build over
+    a corpus reuses none of it."""
+    return replace(like.manifest, index=IndexEntry(spec, requested),
+                   counts=Counts(documents=len(documents), chunks=len(chunks), problems=0),
+                   document_fingerprints={d.doc_id: "synthetic" for d in documents}, file_sha256={}, shards=())
 
 
 def _write_faiss(faiss_index: Any, path: Path) -> None:

@@ -34,6 +34,25 @@ def ranked(ids: np.ndarray, scores: np.ndarray) -> Run:
     return ids[order], scores[order]
 
 
+def top(ids: np.ndarray, scores: np.ndarray, depth: int) -> Run:
+    """The ``depth`` best of ``ids`` (in any order), ranked; ties at the cut go to the smaller id, so the candidates
+    kept never depend on how the rows were split (one index or shards).
+
+    >>> top(np.array([1, 2, 5, 9]), np.array([0.5, 0.9, 0.5, 0.5]), 2)[0].tolist()
+    [2, 1]
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    scores = np.asarray(scores)
+    if len(ids) > depth:
+        cut = np.partition(scores, len(scores) - depth)[len(scores) - depth]  # the depth-th best score
+        above = np.flatnonzero(scores > cut)
+        tied = np.flatnonzero(scores == cut)
+        tied = tied[np.argsort(ids[tied], kind="stable")][:depth - len(above)]
+        keep = np.concatenate([above, tied])
+        ids, scores = ids[keep], scores[keep]
+    return ranked(ids, scores)
+
+
 def normalise(scores: np.ndarray, method: str) -> np.ndarray:
     """Scores mapped to a common scale: ``minmax`` to [0, 1], ``zscore`` to mean 0 and unit spread, ``none`` as
     they are (already calibrated). A run whose scores are all equal carries no preference: it maps to zeros.

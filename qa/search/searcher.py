@@ -14,7 +14,7 @@ result short.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from qa.index import store, vector_index
 from qa.index.calibration import DenseStats, zscores
 from qa.index.lexical import LexicalIndex
 from qa.search.filters import Filters
-from qa.search.fusion import Run, blend, pool, ranked, rrf
+from qa.search.fusion import Run, blend, pool, ranked, rrf, top
 from qa.search.grouping import Fingerprint, collapse_duplicates, fingerprint
 from qa.settings import RetrievalSettings
 
@@ -54,6 +54,14 @@ class Hit:
     also_in: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True)
+class Found:
+    """A search's hits, and the parts of the corpus it could not search (shards that did not answer in time)."""
+
+    hits: list[Hit]
+    missing: tuple[str, ...] = ()
+
+
 class Searcher:
     """A generation's vectors and BM25 index, loaded together so a reload swaps both at once."""
 
@@ -78,7 +86,11 @@ class Searcher:
 
     @classmethod
     def from_data(cls, data: store.IndexData) -> Searcher:
-        """A loaded generation with its BM25 index and calibration."""
+        """A loaded generation with its BM25 index and calibration (a sharded one: ``shards.ShardedSearcher``)."""
+        if data.shards:
+            from qa.search.shards import ShardedSearcher
+
+            return ShardedSearcher.local(data)
         searcher = cls(data, LexicalIndex.load(data.path, chunks=len(data.chunks)),
                        DenseStats.load(data.path, dim=int(data.manifest.model.dim)))
         return_freed_memory()
@@ -111,24 +123,39 @@ class Searcher:
         """The top ``depth`` rows of precomputed BM25 ``scores``; rows matching no question word are left out."""
         usable = scores > 0 if allowed is None else (scores > 0) & allowed
         rows = np.flatnonzero(usable)
-        if len(rows) > depth:
-            rows = rows[np.argpartition(-scores[rows], depth - 1)[:depth]]
-        return ranked(rows, scores[rows])
+        return top(rows, scores[rows], depth)
 
     def search(self, question: str, vector: np.ndarray | None, k: int, *, mode: str, settings: RetrievalSettings,
                filters: Filters | None = None, boost_docs: Sequence[str] = (), boost: float = 0.0) -> list[Hit]:
         """The k best documents' best chunks; the chunks of ``boost_docs`` (document ids) get ``boost`` times the
         candidates' score spread added (the documents a conversation's previous answer cited)."""
+        return self.find(question, vector, k, mode=mode, settings=settings, filters=filters, boost_docs=boost_docs,
+                         boost=boost).hits
+
+    def find(self, question: str, vector: np.ndarray | None, k: int, *, mode: str, settings: RetrievalSettings,
+             filters: Filters | None = None, boost_docs: Sequence[str] = (), boost: float = 0.0) -> Found:
+        """``search``'s hits, with the parts of the corpus that were not searched (none for one index)."""
         allowed = self.row_mask(filters)
         available = len(self.data.chunks) if allowed is None else int(allowed.sum())
         vector = vector if mode in ("dense", "hybrid") else None
         bm25 = self.lexical.scores(question) if mode in ("lexical", "hybrid") else None
         calibrate = mode == "hybrid" and settings.normaliser == "corpus"
         bm25_z = zscores(bm25) if calibrate else None
+
+        def runs_at(depth: int) -> tuple[list[Run], bool, int]:
+            return (*self._runs(vector, bm25, bm25_z, depth, allowed), available)
+
+        return Found(self.deepening(runs_at, k, settings, boost_docs, boost))
+
+    def deepening(self, runs_at: Callable[[int], tuple[list[Run], bool, int]], k: int,
+                  settings: RetrievalSettings, boost_docs: Sequence[str] = (), boost: float = 0.0) -> list[Hit]:
+        """The k hits from the runs ``runs_at(depth)`` gives (candidates, whether a run was cut at ``depth``, rows
+        the filters allow), fused and ``boost``ed (``_boosted``), the depth growing until k documents come back or
+        every allowed row has been seen."""
         depth = max(settings.depth, 3 * k)
         while True:
-            run, truncated = self.chunk_run(vector, bm25, bm25_z, depth, allowed, settings)
-            hits = self._select(self._boosted(run, boost_docs, boost), k, settings)
+            runs, truncated, available = runs_at(depth)
+            hits = self._select(self._boosted(self._fuse(runs, settings), boost_docs, boost), k, settings)
             if len(hits) >= k or not truncated or depth >= available:
                 return hits
             depth *= 4
@@ -138,6 +165,13 @@ class Searcher:
         """Chunk rows ranked best first by the mode these arguments make: dense with ``vector``, lexical with
         ``bm25`` (every chunk's BM25 score), hybrid with both, calibrated when ``bm25_z`` is given; the top
         ``depth`` of each, and whether either was cut at that depth."""
+        runs, truncated = self._runs(vector, bm25, bm25_z, depth, allowed)
+        return self._fuse(runs, settings), truncated
+
+    def _runs(self, vector: np.ndarray | None, bm25: np.ndarray | None, bm25_z: np.ndarray | None, depth: int,
+              allowed: np.ndarray | None) -> tuple[list[Run], bool]:
+        """``chunk_run``'s runs before they are fused: dense, lexical or both (calibrated when ``bm25_z`` is
+        given), and whether either was cut at ``depth``."""
         runs, truncated = [], False
         if vector is not None:
             runs.append(self.dense(vector, depth, allowed))
@@ -147,7 +181,7 @@ class Searcher:
             truncated |= len(runs[-1][0]) >= depth
         if bm25_z is not None and vector is not None:
             runs = self._calibrated(runs, vector, bm25_z)
-        return self._fuse(runs, settings), truncated
+        return runs, truncated
 
     def _calibrated(self, runs: list[Run], vector: np.ndarray, bm25_z: np.ndarray) -> list[Run]:
         """Both runs over the union of their candidates, as z-scores against the whole corpus.

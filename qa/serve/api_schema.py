@@ -99,6 +99,8 @@ class AskResult(_Response):
     generation: str | None = Field(description="the index generation every passage came from")
     searched_as: str = Field(description="what was searched: the question, or the follow-up resolved against the "
                                          "history")
+    missing: list[str] = Field(description="parts of the corpus not searched (shards of a cluster that did not "
+                                           "answer in time); empty when all of it was")
 
 
 class DocumentOut(_Response):

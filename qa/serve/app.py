@@ -101,17 +101,18 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 
 def serve(index: Path, corpus: Path, *, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None,
           share: bool = False, max_upload_mb: float = DEFAULT_MAX_BYTES / 2**20, model: str | None = None,
-          watch_seconds: float | None = None, mcp: bool = False) -> int:
+          watch_seconds: float | None = None, mcp: bool = False, cluster: str | None = None) -> int:
     """``qa serve``: build the index first if there is none, then serve the chat and the JSON API (with ``mcp``,
     the MCP server too) until interrupted; with ``watch_seconds``, rebuild once the corpus has been still that long
-    after a change (``qa serve --watch``)."""
+    after a change (``qa serve --watch``); with ``cluster``, the shards are answered by actors on the Ray cluster at
+    that address."""
     credentials = parse_auth(auth)
     if max_upload_mb <= 0:
         raise SettingsError(f"--max-upload-mb {max_upload_mb} must be above 0")
     if watch_seconds is not None and watch_seconds <= 0:
         raise SettingsError(f"--quiet-seconds {watch_seconds} must be above 0")
     max_bytes = int(max_upload_mb * 2**20)
-    workspace = Workspace(index, corpus, model=model, max_upload_bytes=max_bytes)
+    workspace = Workspace(index, corpus, model=model, max_upload_bytes=max_bytes, cluster=cluster)
     if watch_seconds is not None:  # before the page is built: the page then polls what the watcher does
         workspace.watch(watch_seconds)
     app = build_app(workspace)

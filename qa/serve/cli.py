@@ -49,7 +49,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     settings = dataclasses.replace(DEFAULT, ocr_languages=args.ocr_languages)
     report = build_index(args.corpus, args.index, _embedder(args), settings=settings, full=args.full,
-                         progress=not args.quiet, index_kind=args.index_kind, engine=_engine(args))
+                         progress=not args.quiet, index_kind=args.index_kind, engine=_engine(args), shards=args.shards)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -135,7 +135,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     return serve(args.index, args.corpus, host=args.host, port=args.port, auth=args.auth or os.environ.get("QA_AUTH"),
                  share=args.share, max_upload_mb=args.max_upload_mb, model=os.environ.get("QA_MODEL"),
-                 watch_seconds=args.quiet_seconds if args.watch else None, mcp=args.mcp)
+                 watch_seconds=args.quiet_seconds if args.watch else None, mcp=args.mcp,
+                 cluster=args.cluster)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -210,6 +211,10 @@ def _add_index_arguments(index: argparse.ArgumentParser) -> None:
     index.add_argument("--address",
                        help="with --engine ray: the cluster's head as HOST:PORT, or auto (default: the cluster this "
                             "machine is part of)")
+    index.add_argument("--shards", type=int, metavar="N",
+                       help="split the index into N shards, each a complete index over its part of the documents, "
+                            "for answering across a cluster (qa serve --cluster); 0: one index (default: what the "
+                            "last build wrote, else one index)")
     index.add_argument("--json", action="store_true", help="print the build report as JSON")
     index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     index.set_defaults(func=cmd_index)
@@ -294,6 +299,9 @@ def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     _add_quiet_argument(serve)
     serve.add_argument("--mcp", action="store_true", help="also serve the MCP server (tools ask, search and "
                                                           "open_document) at /mcp, for agents and desktop assistants")
+    serve.add_argument("--cluster", metavar="ADDRESS",
+                       help="answer from a sharded index (qa index --shards N) with one actor per shard on the Ray "
+                            "cluster at ADDRESS (auto, or HOST:PORT of its head); default: in this process")
     serve.set_defaults(func=cmd_serve)
 
 

@@ -134,6 +134,8 @@ def result_html(result: Result, fold_chars: int = FOLD_CHARS, message: str | Non
     """A whole result as one chat message: the answer (when there is one), then the ranked passages; ``message``
     is the chat message's index, for the links that open them in their documents."""
     parts = ['<div class="qa-result">']
+    if result.missing_note:
+        parts.append(notice_html(result.missing_note))
     if result.answer:
         parts.append(answer_html(result.answer, result.passages, message))
     if not result.passages:

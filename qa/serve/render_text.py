@@ -39,6 +39,8 @@ def result_text(result: Result, width: int = 100) -> str:
     lines = []
     if result.searched_as and result.searched_as != result.question:
         lines += [f"Searched as: {result.searched_as}", ""]
+    if result.missing_note:
+        lines += [*textwrap.wrap(result.missing_note, width), ""]
     if result.answer:
         where = f"[{result.answer.passage_rank}] " if result.passages else ""
         lines += [f"Answer: {' '.join(result.answer.text.split())}",

@@ -32,7 +32,7 @@ from qa.settings import DEFAULT, Settings
 class Workspace:
     def __init__(self, index_dir: Path, corpus_dir: Path, *, assistant: Assistant | None = None,
                  model: str | None = None, builder: Embedder | None = None, settings: Settings = DEFAULT,
-                 max_upload_bytes: int = DEFAULT_MAX_BYTES):
+                 max_upload_bytes: int = DEFAULT_MAX_BYTES, cluster: str | None = None):
         self.index_dir = Path(index_dir)
         self.corpus_dir = Path(corpus_dir)
         self.settings = settings
@@ -43,6 +43,7 @@ class Workspace:
         self._load_lock = threading.Lock()
         self._build_lock = threading.Lock()
         self.watcher: CorpusWatcher | None = None
+        self.cluster = cluster  # a Ray cluster's address: the shards are answered there
 
     # -- the index ---------------------------------------------------------------------------------------------
     @property
@@ -51,7 +52,8 @@ class Workspace:
         if self._assistant is None and store.current_generation(self.index_dir) is not None:
             with self._load_lock:
                 if self._assistant is None:
-                    self._assistant = Assistant.load(self.index_dir, settings=self.settings)
+                    self._assistant = Assistant.load(self.index_dir, settings=self.settings,
+                                                     cluster=self.cluster)
         return self._assistant
 
     def _build_embedder(self) -> Embedder:

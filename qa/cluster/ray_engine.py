@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from qa.cluster.placement import round_robin
 from qa.embed.embedders import Embedder, embedder_for
 from qa.errors import ClusterError
 from qa.index.engine import Chunked, EmbeddedBlock, chunk_documents
@@ -124,11 +125,14 @@ class RayEngine:
         return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
     def _run_tasks(self, function: Callable, calls: list[tuple[Any, ...]]) -> list[Any]:
-        """``function(*call)`` for every call, as one Ray task each; the results in order."""
+        """``function(*call)`` for every call, as one Ray task each, spread over the nodes (``round_robin``); the
+        results in order."""
         ray = self._ray()
         task = ray.remote(num_cpus=1)(_located(function))
+        places = round_robin(ray, len(calls), CPU=1)
         try:
-            done = ray.get([task.remote(*call) for call in calls])
+            done = ray.get([task.options(scheduling_strategy=place).remote(*call)
+                            for place, call in zip(places, calls, strict=True)])
         except ray.exceptions.RayError as exc:
             raise ClusterError(f"a task on the Ray cluster failed: {_cause(exc)}") from None
         self.read_nodes.update(node for node, _ in done)
@@ -189,8 +193,8 @@ class RayEngine:
         gpus = int(ray.cluster_resources().get("GPU", 0))
         count = min(self.actors or gpus or self._cpus(ray), blocks)
         actor = ray.remote(num_cpus=0 if gpus else 1, num_gpus=1 if gpus else 0)(_EmbedWorker)
-        workers = [actor.options(scheduling_strategy="SPREAD").remote(self.make_embedder or recipe(embedder))
-                   for _ in range(count)]
+        workers = [actor.options(scheduling_strategy=place).remote(self.make_embedder or recipe(embedder))
+                   for place in round_robin(ray, count, **({"GPU": 1} if gpus else {"CPU": 1}))]
         try:
             described = ray.get([worker.describe.remote() for worker in workers])
         except ray.exceptions.RayError as exc:

@@ -23,8 +23,8 @@ import socket
 from pathlib import Path
 
 import ray
-from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from qa.cluster.placement import round_robin
 from qa.errors import REBUILD_HINT, ClusterError, IndexCorruptError, QAError
 from qa.index import store
 from qa.index.calibration import DenseStats
@@ -82,11 +82,10 @@ class RayFanout:
 
     def __init__(self, data: store.IndexData, *, timeout: float = ANSWER_TIMEOUT_S):
         self.timeout = timeout
-        nodes = sorted(node["NodeID"] for node in ray.nodes() if node["Alive"])
-        # subtle: Ray's SPREAD strategy is best effort and put actors that need no CPU on one node; shard s goes
-        # to node s modulo the nodes instead (soft: anywhere, when Ray restarts it after that node is gone).
-        self.actors = [ShardActor.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
-            nodes[s % len(nodes)], soft=True)).remote(str(data.path), s) for s in range(len(data.manifest.shards))]
+        # shard s on node s modulo the nodes (soft: anywhere, when Ray restarts it after that node is gone)
+        places = round_robin(ray, len(data.manifest.shards))
+        self.actors = [ShardActor.options(scheduling_strategy=place).remote(str(data.path), s)
+                       for s, place in enumerate(places)]
         self._wait_until_loaded(data)
 
     def _wait_until_loaded(self, data: store.IndexData) -> None:

@@ -147,7 +147,8 @@ def ask_tab(default_mode: str) -> AskTab:
                 question = gr.Textbox(show_label=False, placeholder=f"e.g. {EXAMPLE}", scale=8,
                                       elem_id="qa-question", autofocus=True, max_lines=4)
                 ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="qa-ask")
-                new_topic = gr.Button("Ask as a new topic", scale=1, min_width=90, elem_id="qa-new-topic")
+                # "New topic": asks the question alone, without the conversation (short: it shares the bar with Ask)
+                new_topic = gr.Button("New topic", variant="secondary", scale=1, min_width=90, elem_id="qa-new-topic")
             with gr.Row(elem_id="qa-searched", equal_height=False):
                 searched_as = gr.Textbox(label="Last question searched as (correct it and search again)",
                                          scale=8, max_lines=2, elem_id="qa-searched-as")

@@ -227,6 +227,7 @@ def test_the_readme_curl_line_for_api_ask_works(served) -> None:
     assert printed.returncode == 0, printed.stderr
     assert json.loads(printed.stdout) == Assistant.load(workspace.index_dir).ask(
         body["question"], k=body["k"], mode=body["mode"], filters=body["filters"]).to_dict()
+    assert body["filters"] == {"source": "Institute for the Study of War"}  # the seed report's publisher: it matches
 
 
 def test_the_readme_mcp_snippet_names_the_server_qa_serves() -> None:

@@ -79,7 +79,8 @@ def mcp_server(workspace: Workspace) -> Any:
     from mcp.server import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
 
-    server = MCPServer("qa", instructions=INSTRUCTIONS)
+    # log_level: the SDK's INFO lines (every HTTP request, rich-formatted) would drown qa serve's own terminal output
+    server = MCPServer("qa", instructions=INSTRUCTIONS, log_level="WARNING")
 
     def answered(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         try:

@@ -118,6 +118,8 @@ class RayCluster:
     def __init__(self, root: Path, timeout: float = 120):
         self.root = root
         self.timeout = timeout
+        self._ids: dict[str, str] = {}  # node name -> Ray node id, as the head listed them when the last one started
+        self._killed: set[str] = set()  # ids of nodes killed: the head may list them as alive for a few seconds
         # PYTHONHASHSEED: bm25s's files depend on the order of a set of terms, so two builds' lexical files are
         # byte-equal only under the same hash seed (the scores are the same under any).
         # HOME: a home of its own, so no user state leaks in (a ~/.ray/auth_token left by another Ray makes the
@@ -176,12 +178,29 @@ class RayCluster:
         raise RuntimeError(f"ray node {name} did not start in {attempts} tries: {log_path.read_text()[-3000:]}")
 
     def start_worker(self, name: str) -> None:
-        """Start a worker node (joining the head); returns once it has registered."""
+        """Start a worker node (joining the head); returns once the head lists exactly the running nodes as alive,
+        a node killed before no longer among them (the head takes a few seconds to declare a node dead: until then
+        the next test would place work on it, and Ray would move that work to another node)."""
         if name in self._nodes and self._nodes[name].poll() is None:
             raise ValueError(f"{name} is already running")
         self._start_node(name, "--address", ADDRESS, "--num-cpus", "1")
         if name not in self.workers:
             self.workers.append(name)
+        running = sorted(n for n, proc in self._nodes.items() if proc.poll() is None)
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            alive = self._alive_nodes()
+            if sorted(alive.values()) == running and not set(alive) & self._killed:
+                self._ids = {named: node for node, named in alive.items()}
+                return
+            time.sleep(1)
+        raise RuntimeError(f"the head did not list exactly {running} as alive within {self.timeout:g} s")
+
+    def _alive_nodes(self) -> dict[str, str]:
+        """Ray node id -> node name, for the nodes the head lists as alive now ({} when it cannot be asked)."""
+        return self.run("import ray\nray.init(address=ADDRESS, logging_level='ERROR')\n"
+                        "emit({n['NodeID']: r[len('qa_node_'):] for n in ray.nodes() if n['Alive']\n"
+                        "      for r in n['Resources'] if r.startswith('qa_node_')})", check=False) or {}
 
     def _wait_for_nodes(self, count: int) -> None:
         deadline = time.monotonic() + self.timeout
@@ -225,6 +244,8 @@ class RayCluster:
 
     def kill_node(self, name: str) -> None:
         """Kill one node's every process by pid, as a machine that is lost; the head notices within seconds."""
+        if name in self._ids:  # no query here: a test kills a node mid-build, at once
+            self._killed.add(self._ids.pop(name))
         _kill_all(self.node_pids(name))
         self._nodes[name].wait(timeout=30)
         deadline = time.monotonic() + 30

@@ -56,7 +56,13 @@ def connect(address: str) -> None:
                            "its address") from None
 
 
-@ray.remote(max_restarts=-1, max_task_retries=0, num_cpus=0)
+# A shard actor mostly waits for questions, so it asks for a token share of a CPU: some resource, so that Ray honours
+# its placement (an actor that asks for none goes to a random node: qa.cluster.placement), too little to keep a
+# build's tasks off the node.
+SHARD_ACTOR_CPUS = 0.01
+
+
+@ray.remote(max_restarts=-1, max_task_retries=0, num_cpus=SHARD_ACTOR_CPUS)
 class ShardActor:
     """One shard of one generation, loaded on a cluster node (again by Ray's restart, if the actor dies)."""
 
@@ -83,7 +89,7 @@ class RayFanout:
     def __init__(self, data: store.IndexData, *, timeout: float = ANSWER_TIMEOUT_S):
         self.timeout = timeout
         # shard s on node s modulo the nodes (soft: anywhere, when Ray restarts it after that node is gone)
-        places = round_robin(ray, len(data.manifest.shards))
+        places = round_robin(ray, len(data.manifest.shards), CPU=SHARD_ACTOR_CPUS)
         self.actors = [ShardActor.options(scheduling_strategy=place).remote(str(data.path), s)
                        for s, place in enumerate(places)]
         self._wait_until_loaded(data)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from qa.assistant import Assistant
-from qa.errors import SettingsError
+from qa.errors import ClusterError, SettingsError
 from qa.index import shards, store
 from qa.index.build import build_index
 from qa.index.lexical import LexicalIndex
@@ -241,6 +241,27 @@ def test_a_shard_that_does_not_answer_is_named_in_the_answer(other_generation: b
     from qa.serve.render_text import result_text
 
     assert "missing" in result_text(result).lower() and "shard 1 of 3" in result_text(result)
+
+
+def test_explain_on_a_sharded_index_equals_explain_on_the_unsharded_one(corpus: Path, tmp_path: Path,  # noqa: F811
+                                                                        embedder) -> None:
+    one = built(corpus, tmp_path / "one", embedder, settings=SMALL_CHUNKS)
+    sharded = built(corpus, tmp_path / "sharded", embedder, settings=SMALL_CHUNKS, shards=4)
+    doc_ids = [doc.doc_id for doc in one.data.documents]
+    assert {d.doc_id for part in sharded.data.shards for d in part.documents} == set(doc_ids)
+    for question in ("glaciers melt in the Alps", "harvest wheat barley rain"):
+        for doc in doc_ids:
+            for filters in (None, {"source": "North Desk"}):
+                expected = one.explain(question, doc, k=3, filters=filters).to_dict()
+                assert sharded.explain(question, doc, k=3, filters=filters).to_dict() == expected, (question, doc)
+
+
+def test_explain_with_a_shard_silent_is_refused_by_name(corpus: Path, tmp_path: Path, embedder,  # noqa: F811
+                                                        capsys) -> None:
+    sharded = built(corpus, tmp_path / "sharded", embedder, settings=SMALL_CHUNKS, shards=3)
+    sharded.searcher.fanout = SilentShard(sharded.searcher.fanout, 1)
+    with pytest.raises(ClusterError, match=r"^shard 2 of 3 \(.*did not answer, and an explanation needs every shard"):
+        sharded.explain("glaciers melt in the Alps", sharded.data.documents[0].doc_id)
 
 
 def test_a_rebuild_swaps_every_shard_at_once(seeds: Path, tmp_path: Path, embedder) -> None:

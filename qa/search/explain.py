@@ -15,8 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from qa.index import vector_index
-from qa.index.calibration import zscores
 from qa.search.filters import Filters
 from qa.search.fusion import pool
 from qa.search.searcher import Searcher
@@ -36,7 +34,8 @@ class ModeExplanation:
     start: int | None = None
     end: int | None = None
     score: float | None = None  # the mode's own score (hybrid: the fused one)
-    dense_score: float | None = None  # cosine of the passage with the question
+    dense_score: float | None = None  # cosine of the passage with the question (None: an approximate shard
+    # index did not reach the passage)
     lexical_score: float | None = None  # BM25 of the passage
     ask_rank: int | None = None  # its rank in `qa ask`'s results, filters and collapsing applied; None: not there
     collapsed_into: str | None = None  # the document its text was collapsed into, as a duplicate
@@ -76,21 +75,19 @@ def explain(searcher: Searcher, question: str, vector: np.ndarray, doc_index: in
     every mode; ``k`` is how many passages ``ask`` would show."""
     data = searcher.data
     doc = data.documents[doc_index]
-    bm25 = searcher.lexical.scores(question)
     rows_of_doc = np.flatnonzero(data.chunks.doc == doc_index)
-    cosines = dict(zip(rows_of_doc.tolist(),
-                       (vector_index.vectors_of(data.faiss_index, rows_of_doc) @ vector).tolist(), strict=True))
-    modes = tuple(_mode(searcher, question, vector, bm25, mode, doc_index, cosines, settings, filters, k)
-                  for mode in MODES)
+    cosines, bm25 = searcher.passage_scores(question, vector, rows_of_doc)
+    scores = {row: (cosine, lexical) for row, cosine, lexical in zip(rows_of_doc.tolist(), cosines.tolist(),
+                                                                      bm25.tolist(), strict=True)}
+    modes = tuple(_mode(searcher, question, vector, mode, doc_index, scores, settings, filters, k) for mode in MODES)
     return Explanation(question, doc.doc_id, doc.title, filter_refusal(filters, doc), modes, k)
 
 
-def _mode(searcher: Searcher, question: str, vector: np.ndarray, bm25: np.ndarray, mode: str, doc_index: int,
-          cosines: dict[int, float], settings: RetrievalSettings, filters: Filters | None, k: int) -> ModeExplanation:
+def _mode(searcher: Searcher, question: str, vector: np.ndarray, mode: str, doc_index: int,
+          scores_of_row: dict[int, tuple[float, float]], settings: RetrievalSettings, filters: Filters | None,
+          k: int) -> ModeExplanation:
     data = searcher.data
-    calibrate = mode == "hybrid" and settings.normaliser == "corpus"
-    run, _ = searcher.chunk_run(vector if mode != "lexical" else None, bm25 if mode != "dense" else None,
-                                zscores(bm25) if calibrate else None, len(data.chunks), None, settings)
+    run = searcher.ranked_in_full(question, vector, mode, settings)
     (docs, scores), best_rows = pool(*run, data.chunks.doc, "max")
     where = np.flatnonzero(docs == doc_index)
     if not len(where):
@@ -103,6 +100,7 @@ def _mode(searcher: Searcher, question: str, vector: np.ndarray, bm25: np.ndarra
     shown = next((r for r, hit in enumerate(hits, 1) if int(data.chunks.doc[hit.row]) == doc_index), None)
     into = next((data.documents[int(data.chunks.doc[hit.row])].doc_id for hit in hits if doc_index in hit.also_in),
                 None)
+    cosine, lexical = scores_of_row[row]
     return ModeExplanation(mode, position + 1, len(docs), chunk.chunk_id, chunk.start, chunk.end,
-                           round(float(scores[position]), 6), round(cosines[row], 6), round(float(bm25[row]), 6),
-                           shown, into)
+                           round(float(scores[position]), 6), None if np.isnan(cosine) else round(cosine, 6),
+                           round(lexical, 6), shown, into)

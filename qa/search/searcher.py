@@ -168,6 +168,20 @@ class Searcher:
         runs, truncated = self._runs(vector, bm25, bm25_z, depth, allowed)
         return self._fuse(runs, settings), truncated
 
+    def ranked_in_full(self, question: str, vector: np.ndarray, mode: str, settings: RetrievalSettings) -> Run:
+        """Every chunk row ``mode`` retrieves, best first, scored as ``find`` scores them (fused, calibrated for
+        the corpus normaliser), with no filter and no depth limit: what ``qa explain`` ranks."""
+        bm25 = self.lexical.scores(question) if mode != "dense" else None
+        calibrate = mode == "hybrid" and settings.normaliser == "corpus"
+        run, _ = self.chunk_run(vector if mode != "lexical" else None, bm25, zscores(bm25) if calibrate else None,
+                                len(self.data.chunks), None, settings)
+        return run
+
+    def passage_scores(self, question: str, vector: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each chunk row's cosine with ``vector`` and BM25 score for ``question`` (0: no word of it)."""
+        cosines = vector_index.vectors_of(self.data.faiss_index, rows) @ vector
+        return cosines.astype(np.float64), self.lexical.scores(question)[rows]
+
     def _runs(self, vector: np.ndarray | None, bm25: np.ndarray | None, bm25_z: np.ndarray | None, depth: int,
               allowed: np.ndarray | None) -> tuple[list[Run], bool]:
         """``chunk_run``'s runs before they are fused: dense, lexical or both (calibrated when ``bm25_z`` is

@@ -20,6 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
+from qa.errors import ClusterError
 from qa.index import store, vector_index
 from qa.index.calibration import DenseStats
 from qa.index.lexical import LexicalIndex
@@ -146,21 +147,57 @@ class ShardedSearcher(Searcher):
 
     def find(self, question: str, vector: np.ndarray | None, k: int, *, mode: str, settings: RetrievalSettings,
              filters: Filters | None = None, boost_docs: Sequence[str] = (), boost: float = 0.0) -> Found:
-        calibrate = mode == "hybrid" and settings.normaliser == "corpus"
         missing: set[int] = set()
-
-        def runs_at(depth: int) -> tuple[list[Run], bool, int]:
-            answers = self.fanout.ask(Request(question, vector, depth, mode, filters, self.data.generation))
-            got = []
-            for s, answer in enumerate(answers):
-                if answer is None or answer.generation != self.data.generation:
-                    missing.add(s)  # never a question answered from two generations
-                else:
-                    got.append(answer)
-            return merged(got, depth, mode, vector, self.dense_stats if calibrate else None)
-
+        runs_at = self._fanned_runs(question, vector, mode, filters, settings, missing)
         hits = self.deepening(runs_at, k, settings, boost_docs, boost)
         return Found(hits, tuple(self.describe(s) for s in sorted(missing)))
+
+    def ranked_in_full(self, question: str, vector: np.ndarray, mode: str, settings: RetrievalSettings) -> Run:
+        missing: set[int] = set()
+        runs, _, _ = self._fanned_runs(question, vector, mode, None, settings, missing)(len(self.data.chunks))
+        self._refuse_partial(missing)
+        return self._fuse(runs, settings)
+
+    def passage_scores(self, question: str, vector: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As ``Searcher.passage_scores``, from every shard's runs at full depth; NaN for a cosine an approximate
+        shard index did not reach."""
+        request = Request(question, vector, len(self.data.chunks), "hybrid", None, self.data.generation)
+        missing: set[int] = set()
+        answers = self._answers(request, missing)
+        self._refuse_partial(missing)
+        cosines = _values_of([a.dense for a in answers] + [(a.lexical[0], a.lexical_cosines) for a in answers],
+                             rows, default=np.nan)
+        bm25 = _values_of([(a.dense[0], a.dense_bm25) for a in answers] + [a.lexical for a in answers], rows,
+                          default=0.0)  # a row in no lexical run matches no word of the question
+        return cosines, bm25
+
+    def _fanned_runs(self, question: str, vector: np.ndarray | None, mode: str, filters: Filters | None,
+                     settings: RetrievalSettings, missing: set[int]) -> Callable[[int], tuple[list[Run], bool, int]]:
+        """``deepening``'s ``runs_at`` over the shards: their candidates merged at each depth, the shards that did
+        not answer added to ``missing``."""
+        calibrate = mode == "hybrid" and settings.normaliser == "corpus"
+
+        def runs_at(depth: int) -> tuple[list[Run], bool, int]:
+            answers = self._answers(Request(question, vector, depth, mode, filters, self.data.generation), missing)
+            return merged(answers, depth, mode, vector, self.dense_stats if calibrate else None)
+
+        return runs_at
+
+    def _answers(self, request: Request, missing: set[int]) -> list[Candidates]:
+        """The shards' answers to ``request``; the shards that did not answer, or answered from another generation
+        (never a question answered from two), are added to ``missing``."""
+        got = []
+        for s, answer in enumerate(self.fanout.ask(request)):
+            if answer is None or answer.generation != self.data.generation:
+                missing.add(s)
+            else:
+                got.append(answer)
+        return got
+
+    def _refuse_partial(self, missing: set[int]) -> None:
+        if missing:
+            raise ClusterError(f"{'; '.join(self.describe(s) for s in sorted(missing))} did not answer, and an "
+                               "explanation needs every shard: ask again once it is back")
 
     def describe(self, shard: int) -> str:
         """The part of the corpus shard ``shard`` holds, in words a user can act on."""
@@ -201,6 +238,17 @@ def _joined(runs: Sequence[Run]) -> Run:
     if not runs:
         return np.zeros(0, np.int64), np.zeros(0)
     return np.concatenate([r[0] for r in runs]), np.concatenate([np.asarray(r[1], np.float64) for r in runs])
+
+
+def _values_of(pairs: Sequence[tuple[np.ndarray, np.ndarray | None]], rows: np.ndarray, *,
+               default: float) -> np.ndarray:
+    """The value of each of ``rows`` in the (rows, values) pairs (which agree where they share a row); ``default``
+    for a row in none of them."""
+    found: dict[int, float] = {}
+    for pair_rows, values in pairs:
+        if values is not None:
+            found.update(zip(pair_rows.tolist(), np.asarray(values, np.float64).tolist(), strict=True))
+    return np.array([found.get(row, default) for row in np.asarray(rows).tolist()], np.float64)
 
 
 def _lookup(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> Callable[[np.ndarray], np.ndarray]:

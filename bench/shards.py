@@ -120,12 +120,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ray", action="store_true", help="also ask through Ray actors")
     parser.add_argument("--ray-only", action="store_true", help=argparse.SUPPRESS)  # the namespaced child
     parser.add_argument("--ten-million", action="store_true", help="only the 10M-chunk IVF-PQ simulation")
+    parser.add_argument("--factory", default="IVF4096_HNSW32,PQ48",
+                        help="the FAISS index of --ten-million (e.g. IVF4096_HNSW32,PQ48,Refine(SQ8))")
+    parser.add_argument("--vectors", type=int, default=10_000_000, help="how many vectors --ten-million makes")
     args = parser.parse_args(argv)
     questions = [text for _, text in scifact.queries()][:args.queries]
     if args.ten_million:
         from bench import ten_million
 
-        print(json.dumps({"machine": machine(), **ten_million.simulate(args.source, 10_000_000)}))
+        simulated = ten_million.simulate(args.source, args.vectors, factory=args.factory)
+        print(json.dumps({"machine": machine(), **simulated}))
         return 0
     if args.ray_only:
         print(json.dumps(ray_fanout(args.work, args.shards, questions)))

@@ -87,6 +87,26 @@ def fanout(work: Path, counts: list[int], questions: list[str], cluster: str | N
     return out
 
 
+def alternated(work: Path, count: int, questions: list[str], rounds: int) -> dict:
+    """The unsharded index and ``count`` shards, both loaded, asked the same questions in turn for ``rounds``
+    rounds (which goes first alternating), so that both see the same load; the p50 difference per round."""
+    from qa.assistant import Assistant
+
+    one = Assistant.load(work / "unsharded")
+    sharded = Assistant.load(work / f"shards-{count}", embedder=one.embedder)
+    out: dict = {"rounds": []}
+    for r in range(rounds):
+        order = [("unsharded", one), (f"shards_{count}", sharded)]
+        figures = {name: ask_figures(assistant, questions) for name, assistant in (order if r % 2 == 0 else
+                                                                                     order[::-1])}
+        figures["p50_difference_ms"] = round(figures[f"shards_{count}"]["ask"]["p50_ms"]
+                                             - figures["unsharded"]["ask"]["p50_ms"], 1)
+        out["rounds"].append(figures)
+        print(json.dumps(figures), flush=True)
+    out["median_p50_difference_ms"] = float(np.median([f["p50_difference_ms"] for f in out["rounds"]]))
+    return out
+
+
 def ray_fanout(work: Path, counts: list[int], questions: list[str]) -> dict:
     """``fanout`` on a one-machine Ray cluster started here (inside the namespace this script runs in)."""
     import ray
@@ -119,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="the indexes in --work are there already")
     parser.add_argument("--ray", action="store_true", help="also ask through Ray actors")
     parser.add_argument("--ray-only", action="store_true", help=argparse.SUPPRESS)  # the namespaced child
+    parser.add_argument("--alternate", type=int, metavar="ROUNDS",
+                        help="only the unsharded index against the first --shards count, in turn, ROUNDS rounds "
+                             "(the indexes in --work are there already)")
     parser.add_argument("--ten-million", action="store_true", help="only the 10M-chunk IVF-PQ simulation")
     parser.add_argument("--factory", default="IVF4096_HNSW32,PQ48",
                         help="the FAISS index of --ten-million (e.g. IVF4096_HNSW32,PQ48,Refine(SQ8))")
@@ -130,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
 
         simulated = ten_million.simulate(args.source, args.vectors, factory=args.factory)
         print(json.dumps({"machine": machine(), **simulated}))
+        return 0
+    if args.alternate:
+        figures = alternated(args.work, args.shards[0], questions, args.alternate)
+        print(json.dumps({"machine": machine(), "alternated": figures}))
         return 0
     if args.ray_only:
         print(json.dumps(ray_fanout(args.work, args.shards, questions)))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -73,9 +74,11 @@ def measure(args: argparse.Namespace) -> dict:
     work = Path(tempfile.mkdtemp(prefix="qa-bench-cluster-"))
     corpus = write_corpus(work / "corpus", args.docs)
     results: dict = {"model": args.model, "docs": args.docs, "machine": machine(), "load_before": load_average()}
+    cores = os.cpu_count() or 1
     try:
         for workers in (1, 2):
-            with running_cluster(workers=workers, head_cpus=0) as cluster:
+            # the nodes share out the machine's cores, as the local build has them all
+            with running_cluster(workers=workers, head_cpus=0, worker_cpus=max(1, cores // workers)) as cluster:
                 if workers == 1:  # the local build in the same namespace, the model cache warmed once first
                     cluster.run(BUILD, str(corpus), str(work / "warm"), args.model, "local", timeout=1200)
                     results["local"] = build(cluster, corpus, work, args.model, "local", args.repeats)

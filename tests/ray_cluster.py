@@ -134,10 +134,13 @@ class RayCluster:
         self.netns = self._wait_for_namespace()
         self._nodes: dict[str, subprocess.Popen] = {}
         self.workers: list[str] = []
+        self.worker_cpus = 1
 
-    def start(self, workers: int = 2, head_cpus: int = 1) -> None:
-        """Start the head and ``workers`` worker nodes, one after the other; returns once the cluster sees them.
-        ``head_cpus=0``: the head runs no tasks or actors (a benchmark's worker nodes then do all the work)."""
+    def start(self, workers: int = 2, head_cpus: int = 1, worker_cpus: int = 1) -> None:
+        """Start the head and ``workers`` worker nodes of ``worker_cpus`` CPUs each, one after the other; returns
+        once the cluster sees them. ``head_cpus=0``: the head runs no tasks or actors (a benchmark's worker nodes
+        then do all the work, and share out the machine's cores with ``worker_cpus``)."""
+        self.worker_cpus = worker_cpus
         self._start_node("head", "--head", "--port", str(HEAD_PORT), "--include-dashboard", "false",
                          "--temp-dir", str(self.root / "ray"), "--num-cpus", str(head_cpus))
         for i in range(1, workers + 1):
@@ -183,7 +186,7 @@ class RayCluster:
         the next test would place work on it, and Ray would move that work to another node)."""
         if name in self._nodes and self._nodes[name].poll() is None:
             raise ValueError(f"{name} is already running")
-        self._start_node(name, "--address", ADDRESS, "--num-cpus", "1")
+        self._start_node(name, "--address", ADDRESS, "--num-cpus", str(self.worker_cpus))
         if name not in self.workers:
             self.workers.append(name)
         running = sorted(n for n, proc in self._nodes.items() if proc.poll() is None)
@@ -262,13 +265,13 @@ class RayCluster:
 
 
 @contextlib.contextmanager
-def running_cluster(workers: int = 2, head_cpus: int = 1) -> Iterator[RayCluster]:
+def running_cluster(workers: int = 2, head_cpus: int = 1, worker_cpus: int = 1) -> Iterator[RayCluster]:
     """A started cluster, closed (every process ended by pid, its folder removed) when the block ends."""
     # A short path of its own: Ray's socket paths must fit in 107 bytes, pytest's tmp paths can be longer.
     root = Path(tempfile.mkdtemp(prefix="qa-ray-"))
     cluster = RayCluster(root)
     try:
-        cluster.start(workers, head_cpus)
+        cluster.start(workers, head_cpus, worker_cpus)
         yield cluster
     finally:
         cluster.close()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -132,3 +135,34 @@ def test_a_padded_batch_masks_exactly_the_padding() -> None:
     assert ids.shape == mask.shape == (3, 4) and ids.dtype == mask.dtype == np.int64
     assert [list(r[m == 1]) for r, m in zip(ids, mask, strict=True)] == rows
     assert (ids[mask == 0] == 0).all()
+
+
+LIMITED = """import sys
+import numpy as np
+from qa.embed import runtimes
+if sys.argv[1] != "all":
+    runtimes.limit_threads(int(sys.argv[1]))
+import os
+import openvino.opset13 as ops
+ov = runtimes.import_openvino()
+x = ops.parameter([1, 64], np.float32)
+model = ov.Model([ops.matmul(x, ops.constant(np.ones((64, 64), np.float32)), False, False)], [x])
+compiled = runtimes.openvino_core().compile_model(model, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
+print(os.environ.get("OMP_NUM_THREADS") or 0, compiled.get_property("INFERENCE_NUM_THREADS"))  # torch reads the first
+"""
+
+
+@pytest.mark.skipif(not runtimes.openvino_available(), reason="openvino is not installed")
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores to tell one thread from all")
+def test_limit_threads_caps_torch_and_openvino_in_the_process(tmp_path: Path) -> None:
+    """What a Ray embedding actor holding one CPU does first: without it, each actor took every core."""
+    script = tmp_path / "limited.py"
+    script.write_text(LIMITED)
+
+    def threads(limit: str) -> list[int]:
+        ran = subprocess.run([sys.executable, str(script), limit], capture_output=True, text=True, check=True,
+                             env={**os.environ, "OMP_NUM_THREADS": ""}, cwd=Path(__file__).resolve().parent.parent)
+        return [int(n) for n in ran.stdout.split()]
+
+    assert threads("1") == [1, 1]
+    assert threads("all") == [0, os.cpu_count()]

@@ -54,6 +54,11 @@ class _EmbedWorker:
     def __init__(self, make_embedder: EmbedderFactory):
         import ray
 
+        from qa.embed.runtimes import limit_threads
+
+        cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 0)
+        if cpus >= 1:  # one thread per CPU Ray gave this actor; a GPU actor (0 CPUs) leaves its threads alone
+            limit_threads(int(cpus))
         self.embedder = make_embedder()
         self.embedder.prepare()
         self.node = ray.get_runtime_context().get_node_id()

@@ -137,6 +137,17 @@ def openvino_core():
     return _CORE
 
 
+def limit_threads(threads: int) -> None:
+    """Run this process's model inference on at most ``threads`` threads, torch and OpenVINO alike. For a process
+    that holds only part of a machine's cores (a Ray embedding actor holds one CPU): each would otherwise take
+    every core, and a node's actors would oversubscribe them."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # torch, when it is imported later
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    if openvino_available():
+        openvino_core().set_property("CPU", {"INFERENCE_NUM_THREADS": threads})
+
+
 def export_openvino(model_dir: Path, folder: Path) -> None:
     """Convert the transformer in ``model_dir`` to OpenVINO IR, ``folder/model.xml`` and ``.bin`` (needs torch).
 

@@ -21,6 +21,7 @@ load average) to ``WORK/results.jsonl`` and prints it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import time
@@ -95,22 +96,34 @@ def upper_vectors(model, states: np.ndarray, masks: np.ndarray) -> np.ndarray:
 
     bert = model[0].auto_model
     out = np.zeros((len(states), bert.config.hidden_size), dtype=np.float32)
-    with torch.inference_mode():
+    with torch.inference_mode(), _upper_layers_only(bert):
         for first in range(0, len(states), BATCH):
             mask = torch.from_numpy(masks[first:first + BATCH].astype(np.int64))
             width = int(mask.sum(1).max())
             mask = mask[:, :width]
             hidden = torch.from_numpy(states[first:first + BATCH, :width].astype(np.float32))
-            extended = bert._create_attention_masks(attention_mask=mask, encoder_attention_mask=None,
-                                                    embedding_output=hidden, encoder_hidden_states=None,
-                                                    cache=None)[0]
-            for layer in bert.encoder.layer[CACHE_LAYER:]:
-                hidden = layer(hidden, attention_mask=extended)
-                hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+            hidden = bert(inputs_embeds=hidden, attention_mask=mask).last_hidden_state
             weights = mask.unsqueeze(-1).float()
             pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
             out[first:first + len(pooled)] = torch.nn.functional.normalize(pooled, dim=1).numpy()
     return out
+
+
+@contextlib.contextmanager
+def _upper_layers_only(bert):
+    """``bert`` with its embeddings passing ``inputs_embeds`` through and only layers CACHE_LAYER and up."""
+    import torch
+
+    class PassThrough(torch.nn.Module):
+        def forward(self, inputs_embeds=None, **_):
+            return inputs_embeds
+
+    embeddings, layers = bert.embeddings, bert.encoder.layer
+    bert.embeddings, bert.encoder.layer = PassThrough(), layers[CACHE_LAYER:]
+    try:
+        yield bert
+    finally:
+        bert.embeddings, bert.encoder.layer = embeddings, layers
 
 
 def proxy_ndcg(model, doc_ids: list[str], doc_vectors: np.ndarray, data: Path) -> float:

@@ -16,6 +16,10 @@ Only the top ``trainable_layers`` transformer layers are trained: on a 2-core CP
 costs about four times as much (its backward pass), and a light touch on the top layers is what a few hundred steps
 on a few thousand pairs can afford without forgetting what the model knew.
 
+No command uses this module: measured with ``bench/adapt.py``, no objective gained the 0.01 dense nDCG@10 on the
+SciFact train claims that ``qa adapt`` was to ship on (docs/quality.md, "Adapting the model to the corpus"). It
+stays for the next attempt with more steps than 2 CPU cores afford.
+
 Pairs are pure functions of ``(title, text)`` documents::
 
     >>> title_pairs([("Apples", "Apples grow on trees."), ("", "No title here."), ("Same", "Same")])

@@ -120,7 +120,7 @@ def train(model, pairs: Sequence[Pair], *, seconds: float, max_steps: int | None
         losses.append(loss.item())
         if on_step:
             on_step(len(losses), losses[-1])
-    model.eval()
+    model.train(False)  # inference mode again (what model.eval() does)
     tail = losses[-10:] or [float("nan")]
     return TrainingReport(len(losses), len(losses) * batch_size, round(time.perf_counter() - started, 1),
                           losses[0] if losses else float("nan"), sum(tail) / len(tail))

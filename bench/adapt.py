@@ -3,7 +3,7 @@
 The proxy: one vector per abstract (title and text, cut at 128 word pieces) over the whole 5,183-abstract corpus,
 the 809 train claims, nDCG@10 by qa's own metrics (pytrec_eval). The test claims are never read here.
 
-What makes it affordable on 2 cores: training touches only the top layers (``qa.embed.adapt``), so the corpus's
+What makes it affordable on 2 cores: training touches only the top layers (``bench.adapt_training``), so the corpus's
 hidden states below them are the same for every adapted model. ``baseline`` runs the packaged model over the corpus
 once and keeps the states entering layer ``CACHE_LAYER`` on disk (fp16); every adapted model is then scored by
 running only its layers from there (a third of the cost of a full pass), after a check that this gives the vectors
@@ -171,7 +171,7 @@ def bm25_negatives(queries: list[str], texts: list[str]) -> list[str]:
 
 def training_data(objective: str, documents: list[tuple[str, str]], seed: int):
     """Pairs (and hard negatives) for ``objective``; each pair's document is kept aligned for the negatives."""
-    from qa.embed.adapt import ict_pairs, title_pairs
+    from bench.adapt_training import ict_pairs, title_pairs
 
     kind, _, extra = objective.partition("-")
     make = {"title": lambda docs: title_pairs(docs), "ict": lambda docs: ict_pairs(docs, seed=seed)}[kind]
@@ -185,7 +185,7 @@ def training_data(objective: str, documents: list[tuple[str, str]], seed: int):
 
 
 def adapted(work: Path, data: Path, args: argparse.Namespace) -> dict:
-    from qa.embed.adapt import train
+    from bench.adapt_training import train
 
     model = load_model()
     doc_ids, documents = read_corpus(data)

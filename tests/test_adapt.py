@@ -1,10 +1,10 @@
-"""qa.embed.adapt: the training pairs made from a corpus (title -> passage, the inverse cloze task)."""
+"""bench/adapt_training.py: the training pairs made from a corpus (title -> passage, the inverse cloze task)."""
 
 from __future__ import annotations
 
 import pytest
 
-from qa.embed.adapt import ict_pairs, title_pairs
+from bench.adapt_training import ict_pairs, title_pairs
 from qa.text import split_sentences
 
 DOCS = [
@@ -43,7 +43,7 @@ def test_ict_keeps_the_sentence_when_told_to_and_is_seeded() -> None:
 
 @pytest.mark.parametrize("layers", [0, 7])
 def test_trainable_layers_out_of_range_is_refused(layers: int) -> None:
-    from qa.embed.adapt import freeze_lower_layers
+    from bench.adapt_training import freeze_lower_layers
 
     class Bert:
         class encoder:  # noqa: N801 - the attribute names of a transformers BertModel

@@ -9,16 +9,17 @@ The objectives come from the literature on adapting dense retrievers without lab
   the query, the rest of its passage (with its title) the positive; the sentence is left in the passage 10% of the
   time, as in the paper, so the model still learns that word overlap counts.
 - both trained with MultipleNegativesRankingLoss (in-batch negatives, the contrastive loss of Contriever, Izacard
-  et al. 2022), optionally one hard negative per pair (a BM25 neighbour, supplied by the caller: ``qa.index`` is
-  above this layer).
+  et al. 2022), optionally one hard negative per pair (a BM25 neighbour, supplied by the caller: ``bench/adapt.py``
+  finds it with qa's BM25).
 
 Only the top ``trainable_layers`` transformer layers are trained: on a 2-core CPU a step through the whole model
 costs about four times as much (its backward pass), and a light touch on the top layers is what a few hundred steps
 on a few thousand pairs can afford without forgetting what the model knew.
 
-No command uses this module: measured with ``bench/adapt.py``, no objective gained the 0.01 dense nDCG@10 on the
-SciFact train claims that ``qa adapt`` was to ship on (docs/quality.md, "Adapting the model to the corpus"). It
-stays for the next attempt with more steps than 2 CPU cores afford.
+It lives in ``bench/``, outside the package, because no command uses it: measured with ``bench/adapt.py``, no
+objective gained the 0.01 dense nDCG@10 on the SciFact train claims that ``qa adapt`` was to ship on
+(docs/quality.md, "Adapting the model to the corpus"). It stays for the next
+attempt, with more steps than 2 CPU cores afford.
 
 Pairs are pure functions of ``(title, text)`` documents::
 

@@ -79,3 +79,25 @@ def test_every_option_in_the_command_line_synopsis_exists() -> None:
 def test_scripts_named_in_the_readme_exist() -> None:
     for name in set(re.findall(r"\bscripts/[\w.-]+\.sh\b", README)):
         assert (REPO / name).is_file(), name
+
+
+def heading_anchors(markdown: str) -> set[str]:
+    """The anchors GitHub gives a document's headings: lower case, punctuation dropped, spaces as hyphens.
+
+    >>> sorted(heading_anchors("## A build on a Ray cluster (issue 11)\\n### What the figures mean"))
+    ['a-build-on-a-ray-cluster-issue-11', 'what-the-figures-mean']
+    """
+    headings = re.findall(r"^#+ (.+)$", markdown, flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
+
+
+def test_every_link_into_a_document_s_section_finds_that_section() -> None:
+    """A section cut or renamed must take its links with it (one edit once cut eight sections of benchmarks.md
+    with no test failing)."""
+    documents = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    links = [(source, target, anchor) for source in documents
+             for target, anchor in re.findall(r"\]\(([\w/.-]*\.md)?#([\w-]+)\)", source.read_text(encoding="utf-8"))]
+    assert links
+    for source, target, anchor in links:
+        linked = (source.parent / target) if target else source
+        assert anchor in heading_anchors(linked.read_text(encoding="utf-8")), (source.name, target, anchor)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from qa.search.filters import Filters
-from qa.search.fusion import pool
+from qa.search.fusion import Run, pool
 from qa.search.searcher import Searcher
 from qa.settings import MODES, RetrievalSettings
 
@@ -76,18 +76,18 @@ def explain(searcher: Searcher, question: str, vector: np.ndarray, doc_index: in
     data = searcher.data
     doc = data.documents[doc_index]
     rows_of_doc = np.flatnonzero(data.chunks.doc == doc_index)
-    cosines, bm25 = searcher.passage_scores(question, vector, rows_of_doc)
+    runs, cosines, bm25 = searcher.ranked_in_full(question, vector, rows_of_doc, settings)
     scores = {row: (cosine, lexical) for row, cosine, lexical in zip(rows_of_doc.tolist(), cosines.tolist(),
                                                                       bm25.tolist(), strict=True)}
-    modes = tuple(_mode(searcher, question, vector, mode, doc_index, scores, settings, filters, k) for mode in MODES)
+    modes = tuple(_mode(searcher, question, vector, mode, runs[mode], doc_index, scores, settings, filters, k)
+                  for mode in MODES)
     return Explanation(question, doc.doc_id, doc.title, filter_refusal(filters, doc), modes, k)
 
 
-def _mode(searcher: Searcher, question: str, vector: np.ndarray, mode: str, doc_index: int,
+def _mode(searcher: Searcher, question: str, vector: np.ndarray, mode: str, run: Run, doc_index: int,
           scores_of_row: dict[int, tuple[float, float]], settings: RetrievalSettings, filters: Filters | None,
           k: int) -> ModeExplanation:
     data = searcher.data
-    run = searcher.ranked_in_full(question, vector, mode, settings)
     (docs, scores), best_rows = pool(*run, data.chunks.doc, "max")
     where = np.flatnonzero(docs == doc_index)
     if not len(where):

@@ -26,7 +26,7 @@ from qa.index.lexical import LexicalIndex
 from qa.search.filters import Filters
 from qa.search.fusion import Run, blend, pool, ranked, rrf, top
 from qa.search.grouping import Fingerprint, collapse_duplicates, fingerprint
-from qa.settings import RetrievalSettings
+from qa.settings import MODES, RetrievalSettings
 
 PRINT_CACHE_BYTES = 32 * 2**20  # fingerprints of documents shown, kept per generation
 
@@ -168,19 +168,18 @@ class Searcher:
         runs, truncated = self._runs(vector, bm25, bm25_z, depth, allowed)
         return self._fuse(runs, settings), truncated
 
-    def ranked_in_full(self, question: str, vector: np.ndarray, mode: str, settings: RetrievalSettings) -> Run:
-        """Every chunk row ``mode`` retrieves, best first, scored as ``find`` scores them (fused, calibrated for
-        the corpus normaliser), with no filter and no depth limit: what ``qa explain`` ranks."""
-        bm25 = self.lexical.scores(question) if mode != "dense" else None
-        calibrate = mode == "hybrid" and settings.normaliser == "corpus"
-        run, _ = self.chunk_run(vector if mode != "lexical" else None, bm25, zscores(bm25) if calibrate else None,
-                                len(self.data.chunks), None, settings)
-        return run
-
-    def passage_scores(self, question: str, vector: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each chunk row's cosine with ``vector`` and BM25 score for ``question`` (0: no word of it)."""
+    def ranked_in_full(self, question: str, vector: np.ndarray, rows: np.ndarray,
+                       settings: RetrievalSettings) -> tuple[dict[str, Run], np.ndarray, np.ndarray]:
+        """What ``qa explain`` reads: in each mode, every chunk row it retrieves, best first, scored as ``find``
+        scores them (fused, calibrated for the corpus normaliser), with no filter and no depth limit; and each of
+        ``rows``' cosine with ``vector`` and BM25 score for ``question`` (0: no word of it)."""
+        bm25 = self.lexical.scores(question)
+        calibrated = zscores(bm25) if settings.normaliser == "corpus" else None
+        runs = {mode: self.chunk_run(vector if mode != "lexical" else None, bm25 if mode != "dense" else None,
+                                     calibrated if mode == "hybrid" else None, len(self.data.chunks), None,
+                                     settings)[0] for mode in MODES}
         cosines = vector_index.vectors_of(self.data.faiss_index, rows) @ vector
-        return cosines.astype(np.float64), self.lexical.scores(question)[rows]
+        return runs, cosines.astype(np.float64), bm25[rows]
 
     def _runs(self, vector: np.ndarray | None, bm25: np.ndarray | None, bm25_z: np.ndarray | None, depth: int,
               allowed: np.ndarray | None) -> tuple[list[Run], bool]:

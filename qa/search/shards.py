@@ -28,7 +28,7 @@ from qa.index.manifest import ShardEntry
 from qa.search.filters import Filters
 from qa.search.fusion import Run, top
 from qa.search.searcher import Found, Searcher
-from qa.settings import RetrievalSettings
+from qa.settings import MODES, RetrievalSettings
 
 
 @dataclass(frozen=True)
@@ -152,24 +152,25 @@ class ShardedSearcher(Searcher):
         hits = self.deepening(runs_at, k, settings, boost_docs, boost)
         return Found(hits, tuple(self.describe(s) for s in sorted(missing)))
 
-    def ranked_in_full(self, question: str, vector: np.ndarray, mode: str, settings: RetrievalSettings) -> Run:
+    def ranked_in_full(self, question: str, vector: np.ndarray, rows: np.ndarray,
+                       settings: RetrievalSettings) -> tuple[dict[str, Run], np.ndarray, np.ndarray]:
+        """As ``Searcher.ranked_in_full``, from one hybrid request to every shard at full depth (its dense and
+        lexical runs are what a dense or a lexical request returns); NaN for a cosine an approximate shard index did
+        not reach. Refused, by name, when a shard does not answer."""
+        depth = len(self.data.chunks)
         missing: set[int] = set()
-        runs, _, _ = self._fanned_runs(question, vector, mode, None, settings, missing)(len(self.data.chunks))
-        self._refuse_partial(missing)
-        return self._fuse(runs, settings)
-
-    def passage_scores(self, question: str, vector: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """As ``Searcher.passage_scores``, from every shard's runs at full depth; NaN for a cosine an approximate
-        shard index did not reach."""
-        request = Request(question, vector, len(self.data.chunks), "hybrid", None, self.data.generation)
-        missing: set[int] = set()
-        answers = self._answers(request, missing)
-        self._refuse_partial(missing)
-        cosines = _values_of([a.dense for a in answers] + [(a.lexical[0], a.lexical_cosines) for a in answers],
-                             rows, default=np.nan)
-        bm25 = _values_of([(a.dense[0], a.dense_bm25) for a in answers] + [a.lexical for a in answers], rows,
-                          default=0.0)  # a row in no lexical run matches no word of the question
-        return cosines, bm25
+        answers = self._answers(Request(question, vector, depth, "hybrid", None, self.data.generation), missing)
+        if missing:
+            raise ClusterError(f"{'; '.join(self.describe(s) for s in sorted(missing))} did not answer, and an "
+                               "explanation needs every shard: ask again once it is back")
+        calibrate = settings.normaliser == "corpus"
+        runs = {mode: self._fuse(merged(answers, depth, mode, vector, self.dense_stats if calibrate and
+                                        mode == "hybrid" else None)[0], settings) for mode in MODES}
+        cosines = _lookup([a.dense for a in answers] + [(a.lexical[0], a.lexical_cosines) for a in answers],
+                          default=np.nan)(rows)
+        bm25 = _lookup([(a.dense[0], a.dense_bm25) for a in answers] + [a.lexical for a in answers],
+                       default=0.0)(rows)  # a row in no lexical run matches no word of the question
+        return runs, cosines, bm25
 
     def _fanned_runs(self, question: str, vector: np.ndarray | None, mode: str, filters: Filters | None,
                      settings: RetrievalSettings, missing: set[int]) -> Callable[[int], tuple[list[Run], bool, int]]:
@@ -193,11 +194,6 @@ class ShardedSearcher(Searcher):
             else:
                 got.append(answer)
         return got
-
-    def _refuse_partial(self, missing: set[int]) -> None:
-        if missing:
-            raise ClusterError(f"{'; '.join(self.describe(s) for s in sorted(missing))} did not answer, and an "
-                               "explanation needs every shard: ask again once it is back")
 
     def describe(self, shard: int) -> str:
         """The part of the corpus shard ``shard`` holds, in words a user can act on."""
@@ -240,20 +236,20 @@ def _joined(runs: Sequence[Run]) -> Run:
     return np.concatenate([r[0] for r in runs]), np.concatenate([np.asarray(r[1], np.float64) for r in runs])
 
 
-def _values_of(pairs: Sequence[tuple[np.ndarray, np.ndarray | None]], rows: np.ndarray, *,
-               default: float) -> np.ndarray:
-    """The value of each of ``rows`` in the (rows, values) pairs (which agree where they share a row); ``default``
-    for a row in none of them."""
-    found: dict[int, float] = {}
-    for pair_rows, values in pairs:
-        if values is not None:
-            found.update(zip(pair_rows.tolist(), np.asarray(values, np.float64).tolist(), strict=True))
-    return np.array([found.get(row, default) for row in np.asarray(rows).tolist()], np.float64)
-
-
-def _lookup(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> Callable[[np.ndarray], np.ndarray]:
-    """rows -> values, from (rows, values) pairs that agree wherever they share a row."""
+def _lookup(pairs: Sequence[tuple[np.ndarray, np.ndarray]], *,
+            default: float | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """rows -> values, from (rows, values) pairs that agree wherever they share a row; a row in none of them gets
+    ``default`` (None: every row asked for is in one)."""
     rows, values = _joined(pairs)
     order = np.argsort(rows, kind="stable")
     rows, values = rows[order], values[order]
-    return lambda wanted: values[np.searchsorted(rows, wanted)]
+    if default is None:
+        return lambda wanted: values[np.searchsorted(rows, wanted)]
+
+    def of(wanted: np.ndarray) -> np.ndarray:
+        if not len(rows):
+            return np.full(len(wanted), default, np.float64)
+        at = np.minimum(np.searchsorted(rows, wanted), len(rows) - 1)
+        return np.where(rows[at] == wanted, values[at], default)
+
+    return of

@@ -27,7 +27,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench import scifact  # noqa: E402
+from bench import scifact, ten_million  # noqa: E402
 from bench.common import load_average, machine, pct  # noqa: E402
 from bench.measure import latencies  # noqa: E402
 
@@ -143,14 +143,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the unsharded index against the first --shards count, in turn, ROUNDS rounds "
                              "(the indexes in --work are there already)")
     parser.add_argument("--ten-million", action="store_true", help="only the 10M-chunk IVF-PQ simulation")
-    parser.add_argument("--factory", default="IVF4096_HNSW32,PQ48",
+    parser.add_argument("--factory", default=ten_million.FACTORY,
                         help="the FAISS index of --ten-million (e.g. IVF4096_HNSW32,PQ48,Refine(SQ8))")
     parser.add_argument("--vectors", type=int, default=10_000_000, help="how many vectors --ten-million makes")
     args = parser.parse_args(argv)
     questions = [text for _, text in scifact.queries()][:args.queries]
     if args.ten_million:
-        from bench import ten_million
-
         simulated = ten_million.simulate(args.source, args.vectors, factory=args.factory)
         print(json.dumps({"machine": machine(), **simulated}))
         return 0

@@ -20,10 +20,10 @@ from bench.common import load_average, pct
 from bench.measure import rss_mb
 from bench.synthetic import synthetic_block
 
-# PQ48 alone: 48 B a vector. With Refine(SQ8), the PQ shortlist (k_factor x 10) is re-scored from 8-bit copies of
-# the vectors (384 B more a vector, 3.8 GB at 10M): measured, PQ48 alone found a third of the exact top 10.
+# PQ48 alone: 48 B a vector. With ",Refine(SQ8)" (bench/shards.py --factory), the PQ shortlist (k_factor x 10) is
+# re-scored from 8-bit copies of the vectors (384 B more a vector, 3.8 GB at 10M): measured, PQ48 alone found a
+# third of the exact top 10.
 FACTORY = "IVF4096_HNSW32,PQ48"
-FACTORIES = (FACTORY, "IVF4096_HNSW32,PQ48,Refine(SQ8)")
 BLOCK = 500_000
 TRAIN = 131_072
 
